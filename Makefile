@@ -1,0 +1,79 @@
+# ioaccess — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_ENV := DJANGO_DEBUG=1 DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/db.sqlite3}
+# The test client and live_server speak plain http; everything else stays as in production.
+TEST_ENV := DJANGO_DEBUG=0 DJANGO_SECRET_KEY=test-only-not-a-secret-0123456789-abcdefghijklmnopqrstuvwxyz \
+	DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SESSION_COOKIE_SECURE=0 DJANGO_CSRF_COOKIE_SECURE=0 \
+	DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1,testserver IOACCESS_STATIC_FINDERS=1
+PYTEST_ARGS ?= -n 2
+
+.PHONY: help run test lint fmt migrations-check venv dev-venv test-sqlite test-postgres bench
+
+help:
+	@echo "make run               serve http://127.0.0.1:8000 (SQLite, demo accounts, reminder sweeper)"
+	@echo "make test              ruff, migrations check, pytest on SQLite and on a throwaway PostgreSQL"
+	@echo "make lint | fmt        ruff check and format check | apply ruff format and fixes"
+	@echo "make migrations-check  fail if a model change has no migration"
+
+# Finds a Python >= 3.12: python3.13, python3.12, python3 if new enough, then pyenv's installed ones.
+define find_python
+for candidate in python3.13 python3.12 python3 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+	if command -v "$$candidate" >/dev/null 2>&1 && \
+		"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		command -v "$$candidate"; exit 0; fi; \
+done; exit 1
+endef
+
+$(VENV)/bin/python:
+	@python=$$( $(find_python) ) || { \
+		echo "ERROR: ioaccess needs Python 3.12 or newer (Django 6.1 does not install on older)." >&2; \
+		echo "       Install python3.12 or python3.13 (e.g. 'pyenv install 3.12'), then run make again." >&2; \
+		exit 1; }; \
+	echo "Creating $(VENV) with $$python ($$($$python --version))"; \
+	"$$python" -m venv $(VENV)
+
+# Reinstall only when the pinned requirements change, so a second `make run` starts in seconds.
+$(VENV)/.installed-run: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import django, django_htmx, axes" && touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import django, pytest, playwright, axe_playwright_python" && touch $@ $(VENV)/.installed-run
+
+venv: $(VENV)/.installed-run
+dev-venv: $(VENV)/.installed-dev
+
+run: venv
+	$(RUN_ENV) $(PY) manage.py migrate --no-input
+	$(RUN_ENV) $(PY) manage.py create_demo_accounts
+	@echo "Serving http://127.0.0.1:8000 — demo accounts clinician, supervisor, editor, editor2 (password ioaccess-demo)"
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: dev-venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+fmt: dev-venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrations-check: dev-venv
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+test-sqlite: dev-venv
+	@echo "=== pytest on SQLite ==="
+	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/test.sqlite3 IOACCESS_EXPECT_DB=sqlite \
+		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-postgres: dev-venv
+	@echo "=== pytest on a throwaway PostgreSQL server ==="
+	$(TEST_ENV) IOACCESS_EXPECT_DB=postgresql bash tests/with_postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint migrations-check test-sqlite test-postgres
+	@echo "make test: all legs passed"

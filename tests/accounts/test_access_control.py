@@ -1,0 +1,266 @@
+"""Every URL name has a row: who may open it. Anonymous → login, wrong role → 403, right role → 200.
+
+A URL added without a row here fails `test_every_url_name_has_an_access_row`.
+"""
+
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+from uuid import uuid4
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+
+from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
+from tests.factories import UserFactory
+
+ANY_SIGNED_IN = "any-signed-in"
+SUPERUSER = "superuser"
+
+
+@dataclass(frozen=True)
+class Row:
+    """Who gets the page: a role key, ANY_SIGNED_IN, SUPERUSER, or public."""
+
+    allowed: str | None
+    method: str = "get"
+    public: bool = False
+    ok_status: int = 200
+    # What a signed-in staff user of another role gets; non-staff always get 403.
+    wrong_staff_status: int = 403
+    # Builds URL kwargs and a query string from the test database (objects made by factories).
+    make: object = field(default=None, compare=False)
+
+
+def url_names():
+    def walk(patterns, namespaces):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                ns = (
+                    [*namespaces, pattern.namespace]
+                    if pattern.namespace
+                    else namespaces
+                )
+                yield from walk(pattern.url_patterns, ns)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                yield ":".join([*namespaces, pattern.name])
+
+    return sorted(set(walk(get_resolver().url_patterns, [])))
+
+
+# Apps whose admin pages belong to content editors; every other admin page is IT's (superuser).
+EDITOR_APPS = {"checklists"}
+
+AXES_FIELDS = {
+    "user_agent": "test",
+    "http_accept": "*/*",
+    "path_info": "/accounts/login/",
+}
+
+# Objects for admin URLs that take an object id, one builder per registered model.
+ADMIN_OBJECTS = {
+    "auth.user": lambda: UserFactory(),
+    "auth.group": lambda: Group.objects.get(name=CLINICIAN.group_name),
+    "axes.accessattempt": lambda: AccessAttempt.objects.create(
+        username=uuid4().hex,
+        ip_address="127.0.0.1",
+        failures_since_start=1,
+        **AXES_FIELDS,
+    ),
+    "axes.accesslog": lambda: AccessLog.objects.create(
+        username="someone", ip_address="127.0.0.1", **AXES_FIELDS
+    ),
+    "axes.accessfailurelog": lambda: AccessFailureLog.objects.create(
+        username="someone", ip_address="127.0.0.1", **AXES_FIELDS
+    ),
+}
+
+
+def admin_object(model, kwarg="object_id"):
+    label = model._meta.label_lower
+
+    def make():
+        assert label in ADMIN_OBJECTS, (
+            f"Add an object builder for {label} to ADMIN_OBJECTS"
+        )
+        obj = ADMIN_OBJECTS[label]()
+        return {kwarg: str(obj.pk)}, ""
+
+    return make
+
+
+def view_on_site():
+    user = UserFactory()
+    return {
+        "content_type_id": ContentType.objects.get_for_model(user).pk,
+        "object_id": user.pk,
+    }, ""
+
+
+def autocomplete():
+    return {}, "app_label=auth&model_name=user&field_name=groups&term=c"
+
+
+APP_ROWS = {
+    "healthz": Row(allowed=None, public=True),
+    "accounts:login": Row(allowed=None, public=True),
+    "accounts:logout": Row(allowed=ANY_SIGNED_IN, method="post", ok_status=302),
+    "accounts:home": Row(allowed=ANY_SIGNED_IN),
+    "attempts:home": Row(allowed=CLINICIAN.key),
+    "review:home": Row(allowed=SUPERVISOR.key),
+    "checklists:home": Row(allowed=CONTENT_EDITOR.key),
+}
+
+ADMIN_SITE_ROWS = {
+    "admin:index": Row(allowed=CONTENT_EDITOR.key),
+    # Our admin login hands over to the one login page; signed in, it goes on to the admin.
+    "admin:login": Row(allowed=CONTENT_EDITOR.key, ok_status=302),
+    "admin:logout": Row(allowed=CONTENT_EDITOR.key, method="post", ok_status=302),
+    "admin:password_change": Row(allowed=CONTENT_EDITOR.key),
+    "admin:password_change_done": Row(allowed=CONTENT_EDITOR.key),
+    "admin:jsi18n": Row(allowed=CONTENT_EDITOR.key),
+    # A staff user with no permission on an app is told the app does not exist.
+    "admin:app_list": Row(
+        allowed=SUPERUSER,
+        wrong_staff_status=404,
+        make=lambda: ({"app_label": "auth"}, ""),
+    ),
+    "admin:view_on_site": Row(allowed=CONTENT_EDITOR.key, make=lambda: view_on_site()),
+    "admin:autocomplete": Row(allowed=CONTENT_EDITOR.key, make=lambda: autocomplete()),
+}
+
+
+class SuperuserRequest:
+    """Enough of a request for ModelAdmin.has_add_permission, which only asks the user."""
+
+    class user:
+        is_active = is_staff = is_superuser = True
+
+        @staticmethod
+        def has_perm(perm, obj=None):
+            return True
+
+
+def admin_model_rows():
+    """Rows for every registered ModelAdmin: content models for editors, the rest for IT."""
+    rows = {}
+    for model in admin.site._registry:
+        opts = model._meta
+        allowed = CONTENT_EDITOR.key if opts.app_label in EDITOR_APPS else SUPERUSER
+        prefix = f"admin:{opts.app_label}_{opts.model_name}"
+        rows[f"{prefix}_changelist"] = Row(allowed=allowed)
+        # Read-only admins (axes' logs, recorded events) refuse adding even to the right role.
+        can_add = admin.site._registry[model].has_add_permission(SuperuserRequest())
+        rows[f"{prefix}_add"] = Row(allowed=allowed, ok_status=200 if can_add else 403)
+        actions = ["change", "history", "delete"]
+        if opts.label_lower == "auth.user":
+            actions.append("password_change")
+        for action in actions:
+            rows[f"{prefix}_{action}"] = Row(
+                allowed=allowed,
+                make=admin_object(
+                    model, "id" if action == "password_change" else "object_id"
+                ),
+            )
+    return rows
+
+
+ROWS = {**APP_ROWS, **ADMIN_SITE_ROWS, **admin_model_rows()}
+NAMES = url_names()
+PROTECTED = [name for name in NAMES if name in ROWS and not ROWS[name].public]
+
+
+def test_every_url_name_has_an_access_row():
+    missing = [name for name in NAMES if name not in ROWS]
+    assert missing == [], f"Add an access row for: {missing}"
+
+
+def build_url(name):
+    row = ROWS[name]
+    kwargs, query = row.make() if row.make else ({}, "")
+    url = reverse(name, kwargs=kwargs)
+    return f"{url}?{query}" if query else url
+
+
+def send(client, name, **headers):
+    return getattr(client, ROWS[name].method)(build_url(name), headers=headers)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PROTECTED)
+def test_anonymous_is_sent_to_login(client, name):
+    response = send(client, name)
+    assert response.status_code == 302
+    target = urlparse(response["Location"]).path
+    assert resolve(target).view_name in {"accounts:login", "admin:login"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PROTECTED)
+def test_anonymous_htmx_request_gets_hx_redirect_not_a_login_page(client, name):
+    response = send(
+        client, name, HX_Request="true", HX_Current_URL="http://testserver/bay/"
+    )
+    assert response.status_code == 200
+    target = urlparse(response["HX-Redirect"]).path
+    assert resolve(target).view_name in {"accounts:login", "admin:login"}
+    assert b"<form" not in response.content
+
+
+def wrong_users(row, role_users):
+    if row.allowed == ANY_SIGNED_IN:
+        return []
+    if row.allowed == SUPERUSER:
+        return [
+            role_users[key]
+            for key in (CLINICIAN.key, SUPERVISOR.key, CONTENT_EDITOR.key)
+        ]
+    return [
+        user for key, user in role_users.items() if key not in {row.allowed, SUPERUSER}
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PROTECTED)
+def test_wrong_role_gets_403(client, role_users, name):
+    row = ROWS[name]
+    for user in wrong_users(row, role_users):
+        client.force_login(user)
+        response = send(client, name)
+        expected = row.wrong_staff_status if user.is_staff else 403
+        assert response.status_code == expected, (name, user.username)
+        if expected == 403:
+            assert b"Not allowed" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PROTECTED)
+def test_right_role_is_allowed(client, role_users, user_without_role, name):
+    row = ROWS[name]
+    user = (
+        user_without_role if row.allowed == ANY_SIGNED_IN else role_users[row.allowed]
+    )
+    client.force_login(user)
+    response = send(client, name)
+    assert response.status_code == row.ok_status, name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name", [name for name in NAMES if ROWS.get(name, Row(None)).public]
+)
+def test_public_url_needs_no_login(client, name):
+    response = send(client, name)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_403_page_names_the_role_needed_and_links_home(client, clinician):
+    client.force_login(clinician)
+    response = client.get(reverse("review:home"))
+    assert response.status_code == 403
+    assert "This page is for the <strong>Supervisor</strong> role" in response.text
+    assert f'href="{reverse("accounts:home")}"' in response.text

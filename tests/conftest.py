@@ -1,0 +1,69 @@
+import os
+
+import pytest
+from django.db import connection
+
+from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
+from tests.factories import (
+    ClinicianFactory,
+    ContentEditorFactory,
+    SuperuserFactory,
+    SupervisorFactory,
+    UserFactory,
+)
+
+# Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Tests make many users; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def clinician(db):
+    return ClinicianFactory()
+
+
+@pytest.fixture
+def supervisor(db):
+    return SupervisorFactory()
+
+
+@pytest.fixture
+def editor(db):
+    return ContentEditorFactory()
+
+
+@pytest.fixture
+def superuser(db):
+    return SuperuserFactory()
+
+
+@pytest.fixture
+def user_without_role(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def role_users(clinician, supervisor, editor, superuser):
+    """One user per role key, plus the superuser (IT)."""
+    return {
+        CLINICIAN.key: clinician,
+        SUPERVISOR.key: supervisor,
+        CONTENT_EDITOR.key: editor,
+        "superuser": superuser,
+    }
+
+
+@pytest.fixture
+def expected_vendor():
+    """The database engine `make test` meant this leg to run on."""
+    return os.environ.get("IOACCESS_EXPECT_DB")
+
+
+@pytest.fixture
+def vendor():
+    return connection.vendor
