@@ -70,15 +70,20 @@ def roles_of(user):
     return [role for role in ROLES if user.has_perm(role.permission)]
 
 
-def role_required(role):
-    """View decorator: 403 naming the role needed unless the user holds it."""
+def role_required(*roles):
+    """View decorator: 403 naming the role needed unless the user holds one of `roles`.
+
+    The first role the user holds becomes the page's role (shown in the header).
+    """
+    needed = " or ".join(role.label for role in roles)
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            if not request.user.has_perm(role.permission):
-                raise PermissionDenied(role.label)
-            request.role = role
+            held = next((r for r in roles if request.user.has_perm(r.permission)), None)
+            if held is None:
+                raise PermissionDenied(needed)
+            request.role = held
             return view(request, *args, **kwargs)
 
         return wrapped

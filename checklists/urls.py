@@ -5,5 +5,12 @@ from checklists import views
 app_name = "checklists"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("content/", views.home, name="home"),
+    path(
+        "content/versions/<int:pk>/preview/",
+        views.version_preview,
+        name="version-preview",
+    ),
+    path("content/versions/<int:pk>/diff/", views.version_diff, name="version-diff"),
+    path("reference/", views.reference, name="reference"),
 ]

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "reversion",
     "accounts",
     "checklists",
     "attempts",
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "checklists.context_processors.content_notice",
             ],
         },
     },
@@ -155,6 +157,7 @@ SILENCED_SYSTEM_CHECKS = [
 
 LANGUAGE_CODE = "en-gb"
 USE_I18N = False
+FORMAT_MODULE_PATH = ["ioaccess.formats"]
 USE_TZ = True
 # Stored in UTC; TIME_ZONE is the hospital's zone, used only for display.
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/London")

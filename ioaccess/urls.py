@@ -7,7 +7,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("bay/", include("attempts.urls")),
     path("review/", include("review.urls")),
-    path("content/", include("checklists.urls")),
+    path("", include("checklists.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
 ]

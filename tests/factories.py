@@ -52,3 +52,131 @@ class SuperuserFactory(UserFactory):
     username = factory.Sequence(lambda n: f"admin{n}")
     is_staff = True
     is_superuser = True
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "checklists.Source"
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"T{n}")
+    citation = factory.LazyAttribute(
+        lambda s: f"Test source {s.key}. Test publisher, 2026."
+    )
+    grade = "H"
+
+
+class ProcedureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "checklists.Procedure"
+        django_get_or_create = ("slug",)
+
+    slug = "intraosseous-access"
+    name = "Intraosseous access"
+
+
+class ChecklistVersionFactory(factory.django.DjangoModelFactory):
+    """A draft by default; `published=True` for one in force (built as a draft, then published)."""
+
+    class Meta:
+        model = "checklists.ChecklistVersion"
+
+    procedure = factory.SubFactory(ProcedureFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    author = factory.SubFactory(ContentEditorFactory)
+    change_summary = "Test version"
+
+
+class SectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "checklists.Section"
+
+    version = factory.SubFactory(ChecklistVersionFactory)
+    slug = factory.Sequence(lambda n: f"section-{n}")
+    title = factory.Sequence(lambda n: f"Section {n}")
+    position = factory.Sequence(lambda n: n + 1)
+
+
+class SourcedFactory(factory.django.DjangoModelFactory):
+    """Content items cite a source by default."""
+
+    class Meta:
+        abstract = True
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def sources(self, create, extracted, **kwargs):
+        if create:
+            self.sources.set(
+                extracted if extracted is not None else [SourceFactory(key="seed")]
+            )
+
+
+class StepFactory(SourcedFactory):
+    class Meta:
+        model = "checklists.Step"
+
+    section = factory.SubFactory(SectionFactory)
+    version = factory.SelfAttribute("section.version")
+    slug = factory.Sequence(lambda n: f"step-{n}")
+    position = factory.Sequence(lambda n: n + 1)
+    text = factory.Sequence(lambda n: f"Do the thing number {n}")
+    kind = "check"
+    population = "all"
+
+
+class SiteFactory(SourcedFactory):
+    class Meta:
+        model = "checklists.Site"
+
+    version = factory.SubFactory(ChecklistVersionFactory)
+    slug = factory.Sequence(lambda n: f"site-{n}")
+    position = factory.Sequence(lambda n: n + 1)
+    name = "Proximal humerus"
+    bone = "humerus"
+    for_adults = True
+    landmarks = "Greater tubercle, per local protocol"
+
+
+class ContraindicationFactory(SourcedFactory):
+    class Meta:
+        model = "checklists.Contraindication"
+
+    version = factory.SubFactory(ChecklistVersionFactory)
+    slug = factory.Sequence(lambda n: f"contra-{n}")
+    position = factory.Sequence(lambda n: n + 1)
+    text = "Fracture of this bone"
+    severity = "do_not_use"
+
+
+class NeedleSizeFactory(SourcedFactory):
+    class Meta:
+        model = "checklists.NeedleSize"
+
+    version = factory.SubFactory(ChecklistVersionFactory)
+    slug = factory.Sequence(lambda n: f"needle-{n}")
+    position = factory.Sequence(lambda n: n + 1)
+    length_mm = 15
+    hub_colour = "pink"
+    min_weight_kg = 3
+    max_weight_kg = 39
+
+
+class TroubleshootingItemFactory(SourcedFactory):
+    class Meta:
+        model = "checklists.TroubleshootingItem"
+
+    version = factory.SubFactory(ChecklistVersionFactory)
+    slug = factory.Sequence(lambda n: f"trouble-{n}")
+    position = factory.Sequence(lambda n: n + 1)
+    problem = "Resistance to flow"
+    cause = "Needle through the far cortex"
+    action = "Pull back 1-2 mm and recheck the flow"
+
+
+def published_version(**kwargs):
+    """A small, complete version published by a second editor."""
+    version = ChecklistVersionFactory(**kwargs)
+    StepFactory(section=SectionFactory(version=version))
+    version.submit_for_review(by=version.author)
+    return version.publish(by=ContentEditorFactory())

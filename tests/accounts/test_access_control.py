@@ -8,14 +8,21 @@ from urllib.parse import urlparse
 from uuid import uuid4
 
 import pytest
+import reversion
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from reversion.models import Version
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
-from tests.factories import UserFactory
+from tests.factories import (
+    ChecklistVersionFactory,
+    ProcedureFactory,
+    SourceFactory,
+    UserFactory,
+)
 
 ANY_SIGNED_IN = "any-signed-in"
 SUPERUSER = "superuser"
@@ -25,7 +32,7 @@ SUPERUSER = "superuser"
 class Row:
     """Who gets the page: a role key, ANY_SIGNED_IN, SUPERUSER, or public."""
 
-    allowed: str | None
+    allowed: str | tuple | None
     method: str = "get"
     public: bool = False
     ok_status: int = 200
@@ -51,6 +58,17 @@ def url_names():
     return sorted(set(walk(get_resolver().url_patterns, [])))
 
 
+def draft_kwargs(name):
+    return {name: ChecklistVersionFactory().pk}, ""
+
+
+def draft_revision():
+    with reversion.create_revision():
+        draft = ChecklistVersionFactory()
+    version = Version.objects.get_for_object(draft).get()
+    return [draft.pk, version.pk], ""
+
+
 # Apps whose admin pages belong to content editors; every other admin page is IT's (superuser).
 EDITOR_APPS = {"checklists"}
 
@@ -64,6 +82,9 @@ AXES_FIELDS = {
 ADMIN_OBJECTS = {
     "auth.user": lambda: UserFactory(),
     "auth.group": lambda: Group.objects.get(name=CLINICIAN.group_name),
+    "checklists.source": lambda: SourceFactory(),
+    "checklists.procedure": lambda: ProcedureFactory(),
+    "checklists.checklistversion": lambda: ChecklistVersionFactory(),
     "axes.accessattempt": lambda: AccessAttempt.objects.create(
         username=uuid4().hex,
         ip_address="127.0.0.1",
@@ -93,15 +114,14 @@ def admin_object(model, kwarg="object_id"):
 
 
 def view_on_site():
-    user = UserFactory()
-    return {
-        "content_type_id": ContentType.objects.get_for_model(user).pk,
-        "object_id": user.pk,
-    }, ""
+    draft = ChecklistVersionFactory()
+    content_type = ContentType.objects.get_for_model(draft)
+    return {"content_type_id": content_type.pk, "object_id": draft.pk}, ""
 
 
 def autocomplete():
-    return {}, "app_label=auth&model_name=user&field_name=groups&term=c"
+    SourceFactory(key="seed")
+    return {}, "app_label=checklists&model_name=step&field_name=sources&term=se"
 
 
 APP_ROWS = {
@@ -112,6 +132,13 @@ APP_ROWS = {
     "attempts:home": Row(allowed=CLINICIAN.key),
     "review:home": Row(allowed=SUPERVISOR.key),
     "checklists:home": Row(allowed=CONTENT_EDITOR.key),
+    "checklists:reference": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
+    "checklists:version-preview": Row(
+        allowed=CONTENT_EDITOR.key, make=lambda: draft_kwargs("pk")
+    ),
+    "checklists:version-diff": Row(
+        allowed=CONTENT_EDITOR.key, make=lambda: draft_kwargs("pk")
+    ),
 }
 
 ADMIN_SITE_ROWS = {
@@ -128,8 +155,38 @@ ADMIN_SITE_ROWS = {
         wrong_staff_status=404,
         make=lambda: ({"app_label": "auth"}, ""),
     ),
-    "admin:view_on_site": Row(allowed=CONTENT_EDITOR.key, make=lambda: view_on_site()),
+    # A version's "view on site" is its preview.
+    "admin:view_on_site": Row(
+        allowed=CONTENT_EDITOR.key, ok_status=302, make=lambda: view_on_site()
+    ),
     "admin:autocomplete": Row(allowed=CONTENT_EDITOR.key, make=lambda: autocomplete()),
+    # The version workflow: POSTs that redirect back to the version with a message.
+    **{
+        f"admin:checklists_checklistversion_{name}": Row(
+            allowed=CONTENT_EDITOR.key,
+            method="post",
+            ok_status=302,
+            make=lambda: draft_kwargs("pk"),
+        )
+        for name in ("new_draft", "submit", "return_to_draft", "publish")
+    },
+    # Versions are never added from an empty form, so there is nothing deleted to recover.
+    "admin:checklists_checklistversion_recoverlist": Row(
+        allowed=CONTENT_EDITOR.key, ok_status=403
+    ),
+    "admin:checklists_checklistversion_recover": Row(
+        allowed=CONTENT_EDITOR.key, ok_status=403, make=lambda: ([1], "")
+    ),
+    "admin:checklists_checklistversion_revision": Row(
+        allowed=CONTENT_EDITOR.key, make=lambda: draft_revision()
+    ),
+}
+
+# What a content editor may do with each content model in the admin (their group's permissions).
+EDITOR_ADMIN_STATUS = {
+    "checklists.source": {"delete": 403},
+    "checklists.procedure": {"add": 403, "delete": 403},
+    "checklists.checklistversion": {"add": 403},
 }
 
 
@@ -151,16 +208,20 @@ def admin_model_rows():
         opts = model._meta
         allowed = CONTENT_EDITOR.key if opts.app_label in EDITOR_APPS else SUPERUSER
         prefix = f"admin:{opts.app_label}_{opts.model_name}"
+        refused = EDITOR_ADMIN_STATUS.get(opts.label_lower, {})
         rows[f"{prefix}_changelist"] = Row(allowed=allowed)
         # Read-only admins (axes' logs, recorded events) refuse adding even to the right role.
         can_add = admin.site._registry[model].has_add_permission(SuperuserRequest())
-        rows[f"{prefix}_add"] = Row(allowed=allowed, ok_status=200 if can_add else 403)
+        rows[f"{prefix}_add"] = Row(
+            allowed=allowed, ok_status=refused.get("add", 200 if can_add else 403)
+        )
         actions = ["change", "history", "delete"]
         if opts.label_lower == "auth.user":
             actions.append("password_change")
         for action in actions:
             rows[f"{prefix}_{action}"] = Row(
                 allowed=allowed,
+                ok_status=refused.get(action, 200),
                 make=admin_object(
                     model, "id" if action == "password_change" else "object_id"
                 ),
@@ -181,7 +242,12 @@ def test_every_url_name_has_an_access_row():
 def build_url(name):
     row = ROWS[name]
     kwargs, query = row.make() if row.make else ({}, "")
-    url = reverse(name, kwargs=kwargs)
+    # Some third-party URL patterns take positional arguments.
+    url = (
+        reverse(name, args=kwargs)
+        if isinstance(kwargs, list)
+        else reverse(name, kwargs=kwargs)
+    )
     return f"{url}?{query}" if query else url
 
 
@@ -210,16 +276,17 @@ def test_anonymous_htmx_request_gets_hx_redirect_not_a_login_page(client, name):
     assert b"<form" not in response.content
 
 
+def allowed_keys(row):
+    return row.allowed if isinstance(row.allowed, tuple) else (row.allowed,)
+
+
 def wrong_users(row, role_users):
     if row.allowed == ANY_SIGNED_IN:
         return []
-    if row.allowed == SUPERUSER:
-        return [
-            role_users[key]
-            for key in (CLINICIAN.key, SUPERVISOR.key, CONTENT_EDITOR.key)
-        ]
     return [
-        user for key, user in role_users.items() if key not in {row.allowed, SUPERUSER}
+        user
+        for key, user in role_users.items()
+        if key not in {*allowed_keys(row), SUPERUSER}
     ]
 
 
@@ -240,12 +307,14 @@ def test_wrong_role_gets_403(client, role_users, name):
 @pytest.mark.parametrize("name", PROTECTED)
 def test_right_role_is_allowed(client, role_users, user_without_role, name):
     row = ROWS[name]
-    user = (
-        user_without_role if row.allowed == ANY_SIGNED_IN else role_users[row.allowed]
-    )
-    client.force_login(user)
-    response = send(client, name)
-    assert response.status_code == row.ok_status, name
+    if row.allowed == ANY_SIGNED_IN:
+        users = [user_without_role]
+    else:
+        users = [role_users[key] for key in allowed_keys(row)]
+    for user in users:
+        client.force_login(user)
+        response = send(client, name)
+        assert response.status_code == row.ok_status, (name, user.username)
 
 
 @pytest.mark.django_db

@@ -13,7 +13,9 @@ from axe_playwright_python.sync_playwright import Axe
 CHROMIUM = os.environ.get("IOACCESS_CHROMIUM", "/usr/bin/chromium")
 TABLET_PORTRAIT = {"width": 820, "height": 1180}
 TABLET_LANDSCAPE = {"width": 1180, "height": 820}
-WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]}}
+WCAG = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]}
+}
 
 # Playwright's init script runs before the page's own scripts, whatever the page's CSP says.
 REPORT_CSP_VIOLATIONS = """
@@ -71,7 +73,9 @@ class PageProblems:
         page.add_init_script(REPORT_CSP_VIOLATIONS)
         page.on(
             "console",
-            lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"),
+            lambda msg: (
+                msg.type == "error" and self.errors.append(f"console: {msg.text}")
+            ),
         )
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         return page

@@ -18,7 +18,9 @@ ROLES = [
 ]
 
 
-@pytest.mark.parametrize("viewport", [TABLET_PORTRAIT, TABLET_LANDSCAPE], ids=["portrait", "landscape"])
+@pytest.mark.parametrize(
+    "viewport", [TABLET_PORTRAIT, TABLET_LANDSCAPE], ids=["portrait", "landscape"]
+)
 def test_each_role_logs_in_lands_home_and_logs_out(
     page, live_server, log_in, assert_accessible, viewport, transactional_db
 ):
@@ -39,7 +41,9 @@ def test_each_role_logs_in_lands_home_and_logs_out(
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
-def test_wrong_password_shows_a_message_at_the_form(page, live_server, log_in, transactional_db):
+def test_wrong_password_shows_a_message_at_the_form(
+    page, live_server, log_in, transactional_db
+):
     user = ClinicianFactory()
     log_in(page, user.username, "not-the-password")
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
