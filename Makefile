@@ -51,6 +51,7 @@ dev-venv: $(VENV)/.installed-dev
 
 run: venv
 	$(RUN_ENV) $(PY) manage.py migrate --no-input
+	$(RUN_ENV) $(PY) manage.py load_io_checklist
 	$(RUN_ENV) $(PY) manage.py create_demo_accounts
 	@echo "Serving http://127.0.0.1:8000 — demo accounts clinician, supervisor, editor, editor2 (password ioaccess-demo)"
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000

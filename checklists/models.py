@@ -664,13 +664,13 @@ class NeedleSize(VersionContent):
     def band_label(self):
         if self.for_deep_tissue:
             return self.tissue_note or "Significant overlying tissue"
-        low, high = self.min_weight_kg, self.max_weight_kg
+        low, high = _kg(self.min_weight_kg), _kg(self.max_weight_kg)
         if low is not None and high is not None:
-            return f"{low:g}–{high:g} kg"  # noqa: RUF001 - an en dash reads as a range
+            return f"{low}–{high} kg"  # noqa: RUF001 - an en dash reads as a range
         if low is not None:
-            return f"≥ {low:g} kg"
+            return f"≥ {low} kg"
         if high is not None:
-            return f"≤ {high:g} kg"
+            return f"≤ {high} kg"
         return "any weight"
 
     def covers(self, weight_kg):
@@ -723,6 +723,11 @@ class NeedleSize(VersionContent):
                         "min_weight_kg": f"This weight band overlaps {clash} ({clash.band_label})."
                     }
                 )
+
+
+def _kg(value):
+    """39.0 → "39", 2.5 → "2.5"."""
+    return None if value is None else format(Decimal(value).normalize(), "f")
 
 
 class TroubleshootingItem(VersionContent):

@@ -116,6 +116,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A checklist version is saved from one admin page with every item inline (~1,000 fields).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 AUTH_PASSWORD_VALIDATORS = [
     {

@@ -11,6 +11,9 @@ from tests.factories import (
     SupervisorFactory,
 )
 
+# Live-server tests empty the database afterwards; restore the role groups the migrations made.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
 ROLES = [
     (ClinicianFactory, "Clinician", "IO access at the bay"),
     (SupervisorFactory, "Supervisor", "Review"),
@@ -22,7 +25,7 @@ ROLES = [
     "viewport", [TABLET_PORTRAIT, TABLET_LANDSCAPE], ids=["portrait", "landscape"]
 )
 def test_each_role_logs_in_lands_home_and_logs_out(
-    page, live_server, log_in, assert_accessible, viewport, transactional_db
+    page, live_server, log_in, assert_accessible, viewport
 ):
     page.set_viewport_size(viewport)
     page.goto(f"{live_server.url}/accounts/login/")
@@ -41,9 +44,7 @@ def test_each_role_logs_in_lands_home_and_logs_out(
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
-def test_wrong_password_shows_a_message_at_the_form(
-    page, live_server, log_in, transactional_db
-):
+def test_wrong_password_shows_a_message_at_the_form(page, live_server, log_in):
     user = ClinicianFactory()
     log_in(page, user.username, "not-the-password")
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")

@@ -1,0 +1,195 @@
+"""Editors change drafts in the admin; errors appear at the field; published stays read-only."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from checklists.models import ChecklistVersion, Step
+from tests.factories import (
+    ChecklistVersionFactory,
+    ContentEditorFactory,
+    NeedleSizeFactory,
+    SectionFactory,
+    SiteFactory,
+    StepFactory,
+    published_version,
+)
+from tests.forms import form_data
+
+
+def change_url(version):
+    return reverse("admin:checklists_checklistversion_change", args=[version.pk])
+
+
+def edit(client, version, **changes):
+    """Open the version's change page, change some fields, and save it."""
+    page = client.get(change_url(version))
+    assert page.status_code == 200
+    data = form_data(page.text, "checklistversion_form")
+    data.update(changes)
+    return client.post(change_url(version), data)
+
+
+@pytest.fixture
+def draft(editor):
+    version = ChecklistVersionFactory(author=editor)
+    section = SectionFactory(version=version, slug="removal", title="Removal")
+    StepFactory(section=section, slug="rem-no-rock", text="Do not rock the needle")
+    NeedleSizeFactory(version=version, min_weight_kg=3, max_weight_kg=39)
+    SiteFactory(version=version)
+    return version
+
+
+@pytest.fixture
+def signed_in(client, editor):
+    client.force_login(editor)
+    return client
+
+
+@pytest.mark.django_db
+def test_editor_changes_a_step_of_a_draft(signed_in, draft):
+    response = edit(
+        signed_in, draft, **{"steps-0-text": "Do not rock or twist the needle"}
+    )
+    assert response.status_code == 302
+    assert draft.steps.get().text == "Do not rock or twist the needle"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("steps-0-text", "x" * 141, "Keep it to 140 characters or fewer"),
+        ("steps-0-text", "", "Write the text"),
+        ("steps-0-sources", [], "Cite at least one source"),
+        ("sites-0-landmarks", "", "Describe the landmarks"),
+        (
+            "needle_sizes-0-max_weight_kg",
+            "2",
+            "The band must end at or above where it starts",
+        ),
+    ],
+)
+def test_bad_content_gets_a_message_at_the_field_and_nothing_changes(
+    signed_in, draft, field, value, message
+):
+    response = edit(signed_in, draft, **{field: value})
+    assert response.status_code == 200
+    assert message in response.text
+    assert draft.steps.get().text == "Do not rock the needle"
+    assert draft.sites.get().landmarks
+
+
+@pytest.mark.django_db
+def test_overlapping_needle_bands_are_refused_at_the_field(signed_in, draft):
+    page = signed_in.get(change_url(draft))
+    data = form_data(page.text, "checklistversion_form")
+    seed = data["needle_sizes-0-sources"]
+    data.update(
+        {
+            "needle_sizes-TOTAL_FORMS": "2",
+            "needle_sizes-1-position": "20",
+            "needle_sizes-1-slug": "blue-25mm",
+            "needle_sizes-1-length_mm": "25",
+            "needle_sizes-1-hub_colour": "blue",
+            "needle_sizes-1-min_weight_kg": "39",
+            "needle_sizes-1-sources": seed,
+            "needle_sizes-1-version": str(draft.pk),
+        }
+    )
+    response = signed_in.post(change_url(draft), data)
+    assert response.status_code == 200
+    assert "overlaps 15 mm pink (3–39 kg)" in response.text  # noqa: RUF001
+    assert draft.needle_sizes.count() == 1
+
+
+@pytest.mark.django_db
+def test_published_version_is_view_only_in_the_admin(signed_in):
+    version = published_version()
+    page = signed_in.get(change_url(version))
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.text
+    assert "New draft from this version" in page.text
+    response = signed_in.post(change_url(version), {"change_summary": "edited"})
+    assert response.status_code == 403
+    version.refresh_from_db()
+    assert version.change_summary == "Test version"
+
+
+@pytest.mark.django_db
+def test_two_person_workflow_in_the_admin(client, editor):
+    published = published_version()
+    client.force_login(editor)
+    response = client.post(
+        reverse("admin:checklists_checklistversion_new_draft", args=[published.pk])
+    )
+    draft = ChecklistVersion.objects.get(status=ChecklistVersion.Status.DRAFT)
+    assert response["Location"] == change_url(draft)
+    assert draft.author == editor
+
+    client.post(reverse("admin:checklists_checklistversion_submit", args=[draft.pk]))
+    page = client.get(change_url(draft))
+    assert "another editor must approve and publish it" in page.text
+    assert "Approve and publish" not in page.text
+    client.post(reverse("admin:checklists_checklistversion_publish", args=[draft.pk]))
+    draft.refresh_from_db()
+    assert draft.status == ChecklistVersion.Status.IN_REVIEW
+
+    reviewer = ContentEditorFactory()
+    client.force_login(reviewer)
+    assert "Approve and publish" in client.get(change_url(draft)).text
+    client.post(reverse("admin:checklists_checklistversion_publish", args=[draft.pk]))
+    draft.refresh_from_db()
+    published.refresh_from_db()
+    assert (draft.status, draft.reviewer) == (
+        ChecklistVersion.Status.PUBLISHED,
+        reviewer,
+    )
+    assert published.status == ChecklistVersion.Status.RETIRED
+
+
+def make_steps(version, count):
+    section = version.sections.get()
+    for _ in range(count):
+        StepFactory(section=section)
+
+
+@pytest.mark.django_db
+def test_change_page_query_count_does_not_grow_with_steps(
+    signed_in, draft, django_assert_num_queries
+):
+    make_steps(draft, 5)
+    with CaptureQueriesContext(connection) as few:
+        assert signed_in.get(change_url(draft)).status_code == 200
+    make_steps(draft, 30)
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = signed_in.get(change_url(draft))
+    assert response.text.count('name="steps-') > 30 * 5
+    assert Step.objects.filter(version=draft).count() == 36
+
+
+@pytest.mark.django_db
+def test_preview_renders_the_draft_as_clinicians_will_see_it(signed_in, draft):
+    response = signed_in.get(reverse("checklists:version-preview", args=[draft.pk]))
+    assert response.status_code == 200
+    assert "Do not rock the needle" in response.text
+    assert f"Preview of version {draft.number}" in response.text
+
+
+@pytest.mark.django_db
+def test_diff_shows_added_removed_and_changed_items(signed_in, editor):
+    published = published_version()
+    draft = published.new_draft(author=editor)
+    step = draft.steps.get()
+    step.text = "Changed wording"
+    step.save()
+    StepFactory(section=draft.sections.get(), slug="brand-new", text="A new step")
+    draft.needle_sizes.all().delete()
+    response = signed_in.get(reverse("checklists:version-diff", args=[draft.pk]))
+    assert response.status_code == 200
+    assert "Added (1)" in response.text
+    assert "A new step" in response.text
+    assert "Changed (1)" in response.text
+    assert "Changed wording" in response.text
+    assert "<del>Do the thing number" in response.text
