@@ -193,3 +193,21 @@ def test_diff_shows_added_removed_and_changed_items(signed_in, editor):
     assert "Changed (1)" in response.text
     assert "Changed wording" in response.text
     assert "<del>Do the thing number" in response.text
+
+
+@pytest.mark.django_db
+def test_each_admin_save_of_a_draft_is_kept_in_its_history(signed_in, draft):
+    from reversion.models import Version
+
+    edit(signed_in, draft, **{"steps-0-text": "First wording"})
+    edit(signed_in, draft, **{"steps-0-text": "Second wording"})
+    step = draft.steps.get()
+    kept = [
+        v.field_dict["text"]
+        for v in Version.objects.get_for_object(step).order_by("pk")
+    ]
+    assert kept == ["First wording", "Second wording"]
+    history = signed_in.get(
+        reverse("admin:checklists_checklistversion_history", args=[draft.pk])
+    )
+    assert history.status_code == 200
