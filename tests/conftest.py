@@ -1,6 +1,10 @@
 import os
+from importlib import import_module
 
 import pytest
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.contenttypes.management import create_contenttypes
 from django.db import connection
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
@@ -20,6 +24,22 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def fast_password_hashing(settings):
     """Tests make many users; the production hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def migrated_data(transactional_db):
+    """Put back the rows the data migrations made, for tests that commit (live server, threads).
+
+    Such tests empty every table afterwards; Django recreates content types and permissions,
+    but not the role groups and their grants.
+    """
+    for config in apps.get_app_configs():
+        create_contenttypes(config, verbosity=0)
+        create_permissions(config, verbosity=0)
+    import_module("accounts.migrations.0002_role_groups").create_role_groups(apps, None)
+    import_module("checklists.migrations.0002_content_editor_permissions").grant(
+        apps, None
+    )
 
 
 @pytest.fixture

@@ -180,3 +180,42 @@ def published_version(**kwargs):
     StepFactory(section=SectionFactory(version=version))
     version.submit_for_review(by=version.author)
     return version.publish(by=ContentEditorFactory())
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "attempts.Location"
+        django_get_or_create = ("name",)
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Resus {n}")
+    notify_email = factory.LazyAttribute(
+        lambda loc: f"{loc.name.replace(' ', '').lower()}@hospital.example"
+    )
+
+    @factory.post_generation
+    def staff(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.staff.add(*extracted)
+
+
+class EpisodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "attempts.Episode"
+
+    location = factory.SubFactory(LocationFactory)
+    age_group = "adult"
+    weight_kg = 70
+    context = "cardiac_arrest"
+    created_by = factory.SubFactory(ClinicianFactory)
+
+
+def started_attempt(*, episode=None, version=None, by=None):
+    """An attempt started the way the bay starts one (with its STARTED event)."""
+    import uuid
+
+    episode = episode or EpisodeFactory()
+    version = version or published_version()
+    return episode.start_attempt(
+        by=by or episode.created_by, version=version, client_token=uuid.uuid4()
+    )

@@ -19,6 +19,7 @@ from reversion.models import Version
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
 from tests.factories import (
     ChecklistVersionFactory,
+    LocationFactory,
     ProcedureFactory,
     SourceFactory,
     UserFactory,
@@ -82,6 +83,7 @@ AXES_FIELDS = {
 ADMIN_OBJECTS = {
     "auth.user": lambda: UserFactory(),
     "auth.group": lambda: Group.objects.get(name=CLINICIAN.group_name),
+    "attempts.location": lambda: LocationFactory(),
     "checklists.source": lambda: SourceFactory(),
     "checklists.procedure": lambda: ProcedureFactory(),
     "checklists.checklistversion": lambda: ChecklistVersionFactory(),

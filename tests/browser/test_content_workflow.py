@@ -6,8 +6,7 @@ from playwright.sync_api import expect
 
 from tests.factories import PASSWORD, ClinicianFactory, ContentEditorFactory
 
-# Live-server tests empty the database afterwards; restore the role groups the migrations made.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.usefixtures("migrated_data")
 
 NEW_TEXT = "Do not rock the needle; pull straight out"
 

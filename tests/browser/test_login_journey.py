@@ -11,8 +11,7 @@ from tests.factories import (
     SupervisorFactory,
 )
 
-# Live-server tests empty the database afterwards; restore the role groups the migrations made.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.usefixtures("migrated_data")
 
 ROLES = [
     (ClinicianFactory, "Clinician", "IO access at the bay"),

@@ -1,0 +1,384 @@
+"""What was done: IO attempts as append-only events, with the attempt row as their projection.
+
+`AttemptEvent` is the truth: rows are only ever created. The `Attempt` columns (site, needle,
+inserted_at, outcome …) are kept in the same transaction as the event that changes them.
+"""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from checklists.models import ChecklistVersion, NeedleSize, Site, Step
+
+# The hard rule of the product: an IO needle comes out within 24 hours of insertion
+# [seed: Procedure/application]; a named constant, never a setting or editable content.
+REMOVAL_DEADLINE = timedelta(hours=24)
+
+# A data-entry bound, not clinical guidance: above any human weight ever recorded (635 kg).
+MAX_PLAUSIBLE_WEIGHT_KG = Decimal(700)
+
+
+class Location(models.Model):
+    """A bay or ward ("Resus 1", "ED"). Clinicians see the attempts of their locations."""
+
+    name = models.CharField(max_length=100, unique=True)
+    notify_email = models.EmailField(
+        blank=True, help_text="Where removal reminders for this location are sent."
+    )
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="locations", blank=True
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self):
+        return self.name
+
+
+class AgeGroup(models.TextChoices):
+    ADULT = "adult", "Adult"
+    CHILD = "child", "Child"
+
+
+class Episode(models.Model):
+    """One patient's resuscitation: groups its attempts, so a second attempt knows the bones tried."""
+
+    class Context(models.TextChoices):
+        CARDIAC_ARREST = "cardiac_arrest", "Cardiac arrest"
+        SHOCK = "shock", "Shock"
+        SEVERE_DEHYDRATION = "severe_dehydration", "Severe dehydration"
+        EXTENSIVE_BURNS = "extensive_burns", "Extensive burns"
+        OTHER = "other", "Other"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="episodes"
+    )
+    patient_reference = models.CharField(
+        max_length=64, blank=True, help_text="MRN or temporary trauma alias; optional."
+    )
+    age_group = models.CharField(max_length=10, choices=AgeGroup.choices)
+    weight_kg = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text="Empty: unknown.",
+    )
+    context = models.CharField(max_length=20, choices=Context.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(age_group__in=["adult", "child"]),
+                name="%(app_label)s_%(class)s_age_group_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight_kg__isnull=True)
+                | Q(weight_kg__gt=0, weight_kg__lte=MAX_PLAUSIBLE_WEIGHT_KG),
+                name="%(app_label)s_%(class)s_weight_plausible",
+            ),
+        )
+
+    def __str__(self):
+        return (
+            self.patient_reference
+            or f"{self.location} {self.created_at:%Y-%m-%d %H:%M}"
+        )
+
+    def start_attempt(self, *, by, version, client_token):
+        """The next attempt of this episode, following `version`, with its STARTED event.
+
+        A repeated `client_token` returns the attempt that token already started.
+        """
+        replay = AttemptEvent.objects.filter(client_token=client_token).select_related(
+            "attempt"
+        )
+        if (existing := replay.first()) is not None:
+            if (
+                existing.kind != AttemptEvent.Kind.STARTED
+                or existing.attempt.episode_id != self.pk
+            ):
+                raise ValidationError(
+                    "This form was already used to record something else. Reload the page."
+                )
+            return existing.attempt
+        with transaction.atomic():
+            # Lock the episode so two tablets starting at once get numbers 1 and 2, not 1 twice.
+            Episode.objects.select_for_update().get(pk=self.pk)
+            number = (
+                self.attempts.aggregate(last=models.Max("number"))["last"] or 0
+            ) + 1
+            attempt = Attempt.objects.create(
+                episode=self,
+                number=number,
+                location=self.location,
+                checklist_version=version,
+                operator=by,
+            )
+            AttemptEvent.objects.create(
+                attempt=attempt,
+                kind=AttemptEvent.Kind.STARTED,
+                recorded_by=by,
+                client_token=client_token,
+                occurred_at=attempt.started_at,
+                data={"version": version.number},
+            )
+        return attempt
+
+
+class AttemptQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Attempts at the user's locations."""
+        return self.filter(location__staff=user)
+
+    def in_progress(self):
+        return self.filter(outcome=Attempt.Outcome.IN_PROGRESS)
+
+    def in_place(self):
+        """IO needles in bone and not yet removed."""
+        return self.filter(
+            outcome=Attempt.Outcome.SUCCESS,
+            inserted_at__isnull=False,
+            removed_at__isnull=True,
+        )
+
+
+class Attempt(models.Model):
+    """One insertion attempt in an episode; its columns project the attempt's events."""
+
+    class Outcome(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        SUCCESS = "success", "Success"
+        FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Abandoned"
+
+    class Side(models.TextChoices):
+        LEFT = "left", "Left"
+        RIGHT = "right", "Right"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    episode = models.ForeignKey(
+        Episode, on_delete=models.PROTECT, related_name="attempts"
+    )
+    number = models.PositiveSmallIntegerField()
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="attempts"
+    )
+    checklist_version = models.ForeignKey(
+        ChecklistVersion,
+        on_delete=models.PROTECT,
+        related_name="attempts",
+        help_text="The content this attempt followed, kept even after a newer version is published.",
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    side = models.CharField(max_length=5, choices=Side.choices, blank=True)
+    needle = models.ForeignKey(
+        NeedleSize, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now, editable=False)
+    inserted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    removal_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    removed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    outcome = models.CharField(
+        max_length=12, choices=Outcome.choices, default=Outcome.IN_PROGRESS
+    )
+
+    objects = AttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-started_at",)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["episode", "number"],
+                name="%(app_label)s_%(class)s_number_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    outcome__in=["in_progress", "success", "failed", "abandoned"]
+                ),
+                name="%(app_label)s_%(class)s_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(side__in=["", "left", "right"]),
+                name="%(app_label)s_%(class)s_side_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(inserted_at__isnull=True) | Q(removal_due_at__isnull=False),
+                name="%(app_label)s_%(class)s_inserted_has_deadline",
+            ),
+        )
+        indexes = (
+            # The removal sweep and the board: needles in place by due time.
+            models.Index(
+                fields=["removal_due_at"],
+                condition=Q(removed_at__isnull=True, outcome="success"),
+                name="attempts_attempt_in_place_due",
+            ),
+        )
+        permissions = (("record_attempt", "Can record IO attempts at the bay"),)
+
+    def __str__(self):
+        return f"Attempt {self.number} · {self.episode}"
+
+    @property
+    def is_finished(self):
+        return self.outcome != self.Outcome.IN_PROGRESS
+
+    @property
+    def bone(self):
+        return self.site.bone if self.site_id else None
+
+    def record_event(
+        self, *, kind, by, client_token, data=None, occurred_at=None, corrects=None
+    ):
+        """Append one event and update the projection in the same transaction; return the event.
+
+        A repeated `client_token` (double tap, retry after a dropped connection) returns the
+        event already recorded instead of a second one; the same token with other data is refused.
+        """
+        data = data or {}
+        existing = AttemptEvent.objects.filter(client_token=client_token).first()
+        if existing is not None:
+            return existing.as_replay_of(attempt=self, kind=kind, data=data)
+        try:
+            with transaction.atomic():
+                # Lock the attempt: two tablets tapping at once are applied one after the other.
+                current = Attempt.objects.select_for_update().get(pk=self.pk)
+                if current.is_finished and kind not in AttemptEvent.AFTER_OUTCOME_KINDS:
+                    raise ValidationError(
+                        "This attempt is already finished; nothing more can be recorded on it."
+                    )
+                event = AttemptEvent.objects.create(
+                    attempt=current,
+                    kind=kind,
+                    recorded_by=by,
+                    client_token=client_token,
+                    data=data,
+                    occurred_at=occurred_at,
+                    corrects=corrects,
+                )
+                current.apply(event)
+        except IntegrityError:
+            # The same token won a race from another request: answer with that event.
+            existing = AttemptEvent.objects.filter(client_token=client_token).first()
+            if existing is None:
+                raise
+            return existing.as_replay_of(attempt=self, kind=kind, data=data)
+        self.refresh_from_db()
+        return event
+
+    def apply(self, event):
+        """Project one new event onto the attempt's columns (called inside record_event)."""
+        kind = AttemptEvent.Kind
+        fields = []
+        if event.kind == kind.NEEDLE_IN_BONE:
+            self.inserted_at = event.occurred_at
+            self.removal_due_at = event.occurred_at + REMOVAL_DEADLINE
+            fields += ["inserted_at", "removal_due_at"]
+        elif event.kind == kind.OUTCOME_RECORDED:
+            self.outcome = event.data["outcome"]
+            fields.append("outcome")
+        if fields:
+            self.save(update_fields=fields)
+
+
+class AttemptEvent(models.Model):
+    """One thing that happened in an attempt. Created, never updated, never deleted."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started", "Attempt started"
+        STEP_CHECKED = "step_checked", "Step checked"
+        NEEDLE_IN_BONE = "needle_in_bone", "Needle in bone"
+        PLACEMENT_CONFIRMED = "placement_confirmed", "Placement confirmed"
+        OUTCOME_RECORDED = "outcome_recorded", "Outcome recorded"
+        CORRECTION = "correction", "Correction"
+
+    # Kinds that may still be recorded once an attempt has its outcome.
+    AFTER_OUTCOME_KINDS = frozenset({Kind.CORRECTION})
+
+    attempt = models.ForeignKey(
+        Attempt, on_delete=models.PROTECT, related_name="events"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    step = models.ForeignKey(
+        Step, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    occurred_at = models.DateTimeField(editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    client_token = models.UUIDField(unique=True, editable=False)
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+    )
+
+    class Meta:
+        ordering = ("recorded_at", "pk")
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "started",
+                        "step_checked",
+                        "needle_in_bone",
+                        "placement_confirmed",
+                        "outcome_recorded",
+                        "correction",
+                    ]
+                ),
+                name="%(app_label)s_%(class)s_kind_valid",
+            ),
+            # At most one outcome per attempt: two tablets recording it at once keep one.
+            models.UniqueConstraint(
+                fields=["attempt"],
+                condition=Q(kind="outcome_recorded"),
+                name="%(app_label)s_%(class)s_one_outcome",
+            ),
+        )
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.recorded_at:%H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError(
+                "Recorded events are never changed; record a correction."
+            )
+        if self.occurred_at is None:
+            self.occurred_at = self.recorded_at
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Recorded events are never deleted.")
+
+    def as_replay_of(self, *, attempt, kind, data):
+        """This event, answering a retry of the request that recorded it."""
+        if self.attempt_id != attempt.pk or self.kind != kind or self.data != data:
+            raise ValidationError(
+                "This form was already used to record something else. Reload the page and tap again."
+            )
+        return self

@@ -1,0 +1,207 @@
+"""Every tap is one event with a server time; retries never duplicate; events are never changed."""
+
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from attempts.models import REMOVAL_DEADLINE, Attempt, AttemptEvent
+from tests.factories import (
+    ClinicianFactory,
+    ContentEditorFactory,
+    EpisodeFactory,
+    published_version,
+    started_attempt,
+)
+
+Kind = AttemptEvent.Kind
+NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_starting_an_attempt_records_a_started_event_with_the_server_time(time_machine):
+    time_machine.move_to(NOON, tick=False)
+    attempt = started_attempt()
+    event = attempt.events.get()
+    assert (attempt.number, event.kind) == (1, Kind.STARTED)
+    assert event.recorded_at == event.occurred_at == attempt.started_at == NOON
+
+
+@pytest.mark.django_db
+def test_a_retried_start_returns_the_same_attempt():
+    episode, version, token = EpisodeFactory(), published_version(), uuid.uuid4()
+    first = episode.start_attempt(
+        by=episode.created_by, version=version, client_token=token
+    )
+    again = episode.start_attempt(
+        by=episode.created_by, version=version, client_token=token
+    )
+    assert first == again
+    assert episode.attempts.count() == 1
+    assert AttemptEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_next_attempt_of_an_episode_gets_the_next_number():
+    first = started_attempt()
+    second = started_attempt(episode=first.episode, version=first.checklist_version)
+    assert second.number == 2
+
+
+@pytest.mark.django_db
+def test_needle_in_bone_starts_the_24_hour_clock_in_the_same_transaction(time_machine):
+    attempt = started_attempt()
+    time_machine.move_to(NOON, tick=False)
+    event = attempt.record_event(
+        kind=Kind.NEEDLE_IN_BONE, by=attempt.operator, client_token=uuid.uuid4()
+    )
+    assert event.recorded_at == NOON
+    assert attempt.inserted_at == NOON
+    assert attempt.removal_due_at == NOON + REMOVAL_DEADLINE
+    assert REMOVAL_DEADLINE.total_seconds() == 24 * 60 * 60
+
+
+@pytest.mark.django_db
+def test_a_double_tap_records_one_event():
+    attempt = started_attempt()
+    token = uuid.uuid4()
+    first = attempt.record_event(
+        kind=Kind.PLACEMENT_CONFIRMED, by=attempt.operator, client_token=token
+    )
+    second = attempt.record_event(
+        kind=Kind.PLACEMENT_CONFIRMED, by=attempt.operator, client_token=token
+    )
+    assert first == second
+    assert attempt.events.filter(kind=Kind.PLACEMENT_CONFIRMED).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_replayed_token_with_other_data_is_refused_and_changes_nothing():
+    attempt = started_attempt()
+    token = uuid.uuid4()
+    attempt.record_event(
+        kind=Kind.OUTCOME_RECORDED,
+        by=attempt.operator,
+        client_token=token,
+        data={"outcome": "success"},
+    )
+    with pytest.raises(ValidationError, match="already used"):
+        attempt.record_event(
+            kind=Kind.OUTCOME_RECORDED,
+            by=attempt.operator,
+            client_token=token,
+            data={"outcome": "failed"},
+        )
+    attempt.refresh_from_db()
+    assert attempt.outcome == Attempt.Outcome.SUCCESS
+    assert attempt.events.count() == 2
+
+
+@pytest.mark.django_db
+def test_recorded_events_are_never_updated_or_deleted():
+    event = started_attempt().events.get()
+    event.data = {"tampered": True}
+    with pytest.raises(ValidationError, match="never changed"):
+        event.save()
+    with pytest.raises(ValidationError, match="never deleted"):
+        event.delete()
+    event.refresh_from_db()
+    assert event.data != {"tampered": True}
+
+
+@pytest.mark.django_db
+def test_a_finished_attempt_refuses_further_taps():
+    attempt = started_attempt()
+    attempt.record_event(
+        kind=Kind.OUTCOME_RECORDED,
+        by=attempt.operator,
+        client_token=uuid.uuid4(),
+        data={"outcome": "abandoned"},
+    )
+    with pytest.raises(ValidationError, match="already finished"):
+        attempt.record_event(
+            kind=Kind.NEEDLE_IN_BONE, by=attempt.operator, client_token=uuid.uuid4()
+        )
+    attempt.refresh_from_db()
+    assert attempt.inserted_at is None
+
+
+@pytest.mark.django_db
+def test_the_database_keeps_at_most_one_outcome_per_attempt():
+    attempt = started_attempt()
+    AttemptEvent.objects.create(
+        attempt=attempt,
+        kind=Kind.OUTCOME_RECORDED,
+        recorded_by=attempt.operator,
+        client_token=uuid.uuid4(),
+        data={"outcome": "success"},
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AttemptEvent.objects.create(
+            attempt=attempt,
+            kind=Kind.OUTCOME_RECORDED,
+            recorded_by=attempt.operator,
+            client_token=uuid.uuid4(),
+            data={"outcome": "failed"},
+        )
+
+
+@pytest.mark.django_db
+def test_an_attempt_keeps_its_checklist_version_after_a_new_one_is_published():
+    attempt = started_attempt()
+    original = attempt.checklist_version
+    draft = original.new_draft(author=ContentEditorFactory())
+    draft.submit_for_review(by=draft.author)
+    draft.publish(by=ContentEditorFactory())
+    attempt.refresh_from_db()
+    assert attempt.checklist_version == original
+
+
+@pytest.mark.usefixtures("migrated_data")
+def test_two_tablets_recording_the_outcome_at_once_keep_exactly_one():
+    attempt = started_attempt()
+    tablets = [attempt.operator, ClinicianFactory()]
+    barrier = threading.Barrier(len(tablets))
+    results = []
+
+    def record(user, outcome):
+        try:
+            barrier.wait(timeout=10)
+            Attempt.objects.get(pk=attempt.pk).record_event(
+                kind=Kind.OUTCOME_RECORDED,
+                by=user,
+                client_token=uuid.uuid4(),
+                data={"outcome": outcome},
+            )
+            results.append("kept")
+        except ValidationError as error:
+            results.append(error.messages[0])
+        except Exception as error:  # any other failure shows in the assertion below
+            results.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=record, args=(user, outcome))
+        for user, outcome in zip(tablets, ["success", "failed"], strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == sorted(
+        [
+            "kept",
+            "This attempt is already finished; nothing more can be recorded on it.",
+        ]
+    )
+    assert attempt.events.filter(kind=Kind.OUTCOME_RECORDED).count() == 1
+    attempt.refresh_from_db()
+    assert (
+        attempt.outcome
+        == attempt.events.get(kind=Kind.OUTCOME_RECORDED).data["outcome"]
+    )
