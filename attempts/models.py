@@ -4,12 +4,14 @@
 inserted_at, outcome …) are kept in the same transaction as the event that changes them.
 """
 
+import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -98,6 +100,26 @@ class Episode(models.Model):
             or f"{self.location} {self.created_at:%Y-%m-%d %H:%M}"
         )
 
+    @classmethod
+    def open(cls, *, by, version, client_token, **fields):
+        """A new episode and its first attempt; a retried Start returns the attempt it made."""
+        replay = AttemptEvent.objects.filter(client_token=client_token).select_related(
+            "attempt"
+        )
+        if (existing := replay.first()) is not None:
+            if existing.kind != AttemptEvent.Kind.STARTED:
+                raise ValidationError(
+                    "This form was already used to record something else. Reload the page."
+                )
+            return existing.attempt
+        with transaction.atomic():
+            episode = cls(created_by=by, **fields)
+            episode.full_clean()
+            episode.save()
+            return episode.start_attempt(
+                by=by, version=version, client_token=client_token
+            )
+
     def start_attempt(self, *, by, version, client_token):
         """The next attempt of this episode, following `version`, with its STARTED event.
 
@@ -155,6 +177,12 @@ class AttemptQuerySet(models.QuerySet):
             removed_at__isnull=True,
         )
 
+    def for_page(self):
+        """What the attempt page header and cards read, joined in one query."""
+        return self.select_related(
+            "episode", "location", "checklist_version", "site", "needle", "operator"
+        )
+
 
 class Attempt(models.Model):
     """One insertion attempt in an episode; its columns project the attempt's events."""
@@ -169,6 +197,18 @@ class Attempt(models.Model):
         LEFT = "left", "Left"
         RIGHT = "right", "Right"
 
+    class Stage(models.TextChoices):
+        INDICATION = "indication", "Indication"
+        SITE = "site", "Site and side"
+        SCREEN = "screen", "Contraindication screen"
+        NEEDLE = "needle", "Needle"
+        PREPARATION = "preparation", "Preparation"
+        INSERTION = "insertion", "Insertion"
+        CONFIRMATION = "confirmation", "Confirmation"
+        OUTCOME = "outcome", "Outcome"
+        AFTERCARE = "aftercare", "Aftercare"
+        CLOSED = "closed", "Closed"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     episode = models.ForeignKey(
         Episode, on_delete=models.PROTECT, related_name="attempts"
@@ -181,10 +221,13 @@ class Attempt(models.Model):
         ChecklistVersion,
         on_delete=models.PROTECT,
         related_name="attempts",
-        help_text="The content this attempt followed, kept even after a newer version is published.",
+        help_text="The content this attempt followed, kept after a newer version is published.",
     )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    stage = models.CharField(
+        max_length=15, choices=Stage.choices, default=Stage.INDICATION
     )
     site = models.ForeignKey(
         Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -199,6 +242,11 @@ class Attempt(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True, editable=False)
     outcome = models.CharField(
         max_length=12, choices=Outcome.choices, default=Outcome.IN_PROGRESS
+    )
+    is_flagged = models.BooleanField(
+        default=False,
+        help_text="A deviation for the supervisor: an override, a needle other than suggested, "
+        "an insertion time moved later.",
     )
 
     objects = AttemptQuerySet.as_manager()
@@ -233,7 +281,6 @@ class Attempt(models.Model):
                 name="attempts_attempt_in_place_due",
             ),
         )
-        permissions = (("record_attempt", "Can record IO attempts at the bay"),)
 
     def __str__(self):
         return f"Attempt {self.number} · {self.episode}"
@@ -243,16 +290,30 @@ class Attempt(models.Model):
         return self.outcome != self.Outcome.IN_PROGRESS
 
     @property
-    def bone(self):
-        return self.site.bone if self.site_id else None
+    def is_inserted(self):
+        return self.inserted_at is not None
+
+    @property
+    def population(self):
+        return self.episode.age_group
 
     def record_event(
-        self, *, kind, by, client_token, data=None, occurred_at=None, corrects=None
+        self,
+        *,
+        kind,
+        by,
+        client_token,
+        data=None,
+        occurred_at=None,
+        corrects=None,
+        step=None,
     ):
         """Append one event and update the projection in the same transaction; return the event.
 
         A repeated `client_token` (double tap, retry after a dropped connection) returns the
-        event already recorded instead of a second one; the same token with other data is refused.
+        event already recorded instead of a second one; the same token with other data is
+        refused. Raises ValidationError with a message for the clinician when the event does
+        not fit the attempt's state.
         """
         data = data or {}
         existing = AttemptEvent.objects.filter(client_token=client_token).first()
@@ -262,10 +323,7 @@ class Attempt(models.Model):
             with transaction.atomic():
                 # Lock the attempt: two tablets tapping at once are applied one after the other.
                 current = Attempt.objects.select_for_update().get(pk=self.pk)
-                if current.is_finished and kind not in AttemptEvent.AFTER_OUTCOME_KINDS:
-                    raise ValidationError(
-                        "This attempt is already finished; nothing more can be recorded on it."
-                    )
+                current.check_allowed(kind, data)
                 event = AttemptEvent.objects.create(
                     attempt=current,
                     kind=kind,
@@ -274,6 +332,7 @@ class Attempt(models.Model):
                     data=data,
                     occurred_at=occurred_at,
                     corrects=corrects,
+                    step=step,
                 )
                 current.apply(event)
         except IntegrityError:
@@ -285,19 +344,88 @@ class Attempt(models.Model):
         self.refresh_from_db()
         return event
 
+    def check_allowed(self, kind, data):
+        """Refuse an event the attempt's state does not allow, with a message that says why."""
+        Kind = AttemptEvent.Kind
+        if self.is_finished and kind not in AttemptEvent.AFTER_OUTCOME_KINDS:
+            raise ValidationError(
+                "This attempt is already finished; nothing more can be recorded on it."
+            )
+        choosing = {
+            Kind.SITE_CHOSEN,
+            Kind.CONTRAINDICATIONS_SCREENED,
+            Kind.NEEDLE_CHOSEN,
+        }
+        if kind in choosing and self.is_inserted:
+            raise ValidationError(
+                "The needle is already in bone: correct the record instead."
+            )
+        if kind == Kind.CONTRAINDICATIONS_SCREENED and not self.site_id:
+            raise ValidationError("Choose the site and side first.")
+        if kind == Kind.NEEDLE_IN_BONE:
+            if self.is_inserted:
+                raise ValidationError("Needle in bone is already recorded.")
+            if not (self.site_id and self.needle_id):
+                raise ValidationError("Choose the site and the needle first.")
+        if kind == Kind.PLACEMENT_CONFIRMED and not self.is_inserted:
+            raise ValidationError(
+                "Record “Needle in bone” before confirming placement."
+            )
+        if (
+            kind == Kind.OUTCOME_RECORDED
+            and data.get("outcome") == self.Outcome.SUCCESS
+            and not self.is_inserted
+        ):
+            raise ValidationError("A successful attempt needs “Needle in bone” first.")
+
     def apply(self, event):
-        """Project one new event onto the attempt's columns (called inside record_event)."""
-        kind = AttemptEvent.Kind
-        fields = []
-        if event.kind == kind.NEEDLE_IN_BONE:
+        """Project one new event onto the attempt's columns (inside record_event's transaction)."""
+        Kind = AttemptEvent.Kind
+        data = event.data
+        if event.kind == Kind.INDICATION_CONFIRMED:
+            self.stage = self.Stage.SITE
+        elif event.kind == Kind.SITE_CHOSEN:
+            self.site_id, self.side = data["site"], data["side"]
+            self.stage = self.Stage.SCREEN
+        elif event.kind == Kind.CONTRAINDICATIONS_SCREENED:
+            self.is_flagged |= bool(data.get("override_reason"))
+            self.stage = self.Stage.NEEDLE
+        elif event.kind == Kind.NEEDLE_CHOSEN:
+            self.needle_id = data["needle"]
+            self.is_flagged |= bool(data.get("reason"))
+            self.stage = self.Stage.PREPARATION
+        elif event.kind == Kind.STAGE_COMPLETED:
+            self.stage = self.Stage.INSERTION
+        elif event.kind == Kind.NEEDLE_IN_BONE:
             self.inserted_at = event.occurred_at
             self.removal_due_at = event.occurred_at + REMOVAL_DEADLINE
-            fields += ["inserted_at", "removal_due_at"]
-        elif event.kind == kind.OUTCOME_RECORDED:
-            self.outcome = event.data["outcome"]
-            fields.append("outcome")
-        if fields:
-            self.save(update_fields=fields)
+            self.stage = self.Stage.CONFIRMATION
+        elif event.kind == Kind.PLACEMENT_CONFIRMED:
+            self.stage = self.Stage.OUTCOME
+        elif event.kind == Kind.OUTCOME_RECORDED:
+            self.outcome = data["outcome"]
+            success = self.outcome == self.Outcome.SUCCESS
+            self.stage = self.Stage.AFTERCARE if success else self.Stage.CLOSED
+        elif event.kind == Kind.CORRECTION:
+            self._apply_correction(event)
+        self.save()
+
+    def _apply_correction(self, event):
+        field, value = event.data["field"], event.data["new"]
+        if field == "weight_kg":
+            self.episode.weight_kg = None if value is None else Decimal(value)
+            self.episode.save(update_fields=["weight_kg"])
+        elif field == "side":
+            self.side = value
+        elif field == "inserted_at":
+            corrected = datetime.fromisoformat(value)
+            if corrected > self.inserted_at:
+                # A later insertion time would lengthen the dwell: keep the clock running from
+                # the earliest credible time and flag it for the supervisor.
+                self.is_flagged = True
+            else:
+                self.inserted_at = corrected
+                self.removal_due_at = corrected + REMOVAL_DEADLINE
 
 
 class AttemptEvent(models.Model):
@@ -305,10 +433,23 @@ class AttemptEvent(models.Model):
 
     class Kind(models.TextChoices):
         STARTED = "started", "Attempt started"
+        INDICATION_CONFIRMED = "indication_confirmed", "Indication confirmed"
+        SITE_CHOSEN = "site_chosen", "Site and side chosen"
+        CONTRAINDICATIONS_SCREENED = (
+            "contraindications_screened",
+            "Contraindications screened",
+        )
+        NEEDLE_CHOSEN = "needle_chosen", "Needle chosen"
         STEP_CHECKED = "step_checked", "Step checked"
+        STAGE_COMPLETED = "stage_completed", "Checks completed"
         NEEDLE_IN_BONE = "needle_in_bone", "Needle in bone"
         PLACEMENT_CONFIRMED = "placement_confirmed", "Placement confirmed"
         OUTCOME_RECORDED = "outcome_recorded", "Outcome recorded"
+        TROUBLESHOOTING_OPENED = "troubleshooting_opened", "Troubleshooting opened"
+        TROUBLESHOOTING_ACTION = (
+            "troubleshooting_action",
+            "Troubleshooting action taken",
+        )
         CORRECTION = "correction", "Correction"
 
     # Kinds that may still be recorded once an attempt has its outcome.
@@ -321,7 +462,7 @@ class AttemptEvent(models.Model):
     step = models.ForeignKey(
         Step, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     occurred_at = models.DateTimeField(editable=False)
     recorded_by = models.ForeignKey(
@@ -343,20 +484,32 @@ class AttemptEvent(models.Model):
                 condition=Q(
                     kind__in=[
                         "started",
+                        "indication_confirmed",
+                        "site_chosen",
+                        "contraindications_screened",
+                        "needle_chosen",
                         "step_checked",
+                        "stage_completed",
                         "needle_in_bone",
                         "placement_confirmed",
                         "outcome_recorded",
+                        "troubleshooting_opened",
+                        "troubleshooting_action",
                         "correction",
                     ]
                 ),
                 name="%(app_label)s_%(class)s_kind_valid",
             ),
-            # At most one outcome per attempt: two tablets recording it at once keep one.
+            # At most one outcome and one insertion per attempt, whatever races.
             models.UniqueConstraint(
                 fields=["attempt"],
                 condition=Q(kind="outcome_recorded"),
                 name="%(app_label)s_%(class)s_one_outcome",
+            ),
+            models.UniqueConstraint(
+                fields=["attempt"],
+                condition=Q(kind="needle_in_bone"),
+                name="%(app_label)s_%(class)s_one_insertion",
             ),
         )
 
@@ -377,8 +530,10 @@ class AttemptEvent(models.Model):
 
     def as_replay_of(self, *, attempt, kind, data):
         """This event, answering a retry of the request that recorded it."""
-        if self.attempt_id != attempt.pk or self.kind != kind or self.data != data:
+        same = json.loads(json.dumps(data, cls=DjangoJSONEncoder)) == self.data
+        if self.attempt_id != attempt.pk or self.kind != kind or not same:
             raise ValidationError(
-                "This form was already used to record something else. Reload the page and tap again."
+                "This form was already used to record something else. "
+                "Reload the page and tap again."
             )
         return self

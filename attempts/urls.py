@@ -6,4 +6,17 @@ app_name = "attempts"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("attempts/new/", views.start, name="attempt-start"),
+    path("attempts/<uuid:public_id>/", views.attempt_detail, name="attempt-detail"),
+    path(
+        "attempts/<uuid:public_id>/taps/<slug:action>/",
+        views.attempt_record,
+        name="attempt-record",
+    ),
+    path("attempts/<uuid:public_id>/next/", views.next_attempt, name="attempt-next"),
+    path(
+        "attempts/<uuid:public_id>/summary/",
+        views.attempt_summary,
+        name="attempt-summary",
+    ),
 ]

@@ -178,6 +178,14 @@ def published_version(**kwargs):
     """A small, complete version published by a second editor."""
     version = ChecklistVersionFactory(**kwargs)
     StepFactory(section=SectionFactory(version=version))
+    SiteFactory(version=version)
+    NeedleSizeFactory(
+        version=version,
+        min_weight_kg=40,
+        max_weight_kg=None,
+        length_mm=25,
+        hub_colour="blue",
+    )
     version.submit_for_review(by=version.author)
     return version.publish(by=ContentEditorFactory())
 
@@ -210,6 +218,16 @@ class EpisodeFactory(factory.django.DjangoModelFactory):
     created_by = factory.SubFactory(ClinicianFactory)
 
 
+def reference_version():
+    """The real reference checklist, loaded as make run loads it."""
+    from django.core.management import call_command
+
+    from checklists.models import ChecklistVersion
+
+    call_command("load_io_checklist", verbosity=0)
+    return ChecklistVersion.objects.published().get()
+
+
 def started_attempt(*, episode=None, version=None, by=None):
     """An attempt started the way the bay starts one (with its STARTED event)."""
     import uuid
@@ -219,3 +237,29 @@ def started_attempt(*, episode=None, version=None, by=None):
     return episode.start_attempt(
         by=by or episode.created_by, version=version, client_token=uuid.uuid4()
     )
+
+
+def choose_site_and_needle(attempt, side="left"):
+    """Record the taps that put a site, side and needle on an attempt."""
+    import uuid
+
+    version = attempt.checklist_version
+    by = attempt.operator
+    site = version.sites.first()
+    needle = version.needle_sizes.first()
+    attempt.record_event(
+        kind="site_chosen",
+        by=by,
+        client_token=uuid.uuid4(),
+        data={"site": site.pk, "side": side},
+    )
+    attempt.record_event(
+        kind="contraindications_screened", by=by, client_token=uuid.uuid4()
+    )
+    attempt.record_event(
+        kind="needle_chosen",
+        by=by,
+        client_token=uuid.uuid4(),
+        data={"needle": needle.pk},
+    )
+    return attempt

@@ -44,4 +44,38 @@
       focusable.focus();
     }
   });
+  // Elapsed time since the attempt started, from the server's start time, so a reload does not
+  // reset it. Without JavaScript the server-rendered value stays.
+  function pad(n) {
+    return n < 10 ? "0" + n : String(n);
+  }
+  function tick() {
+    var nodes = document.querySelectorAll("[data-elapsed-since]");
+    for (var i = 0; i < nodes.length; i++) {
+      var started = Date.parse(nodes[i].getAttribute("data-elapsed-since"));
+      if (isNaN(started)) {
+        continue;
+      }
+      var seconds = Math.max(0, Math.floor((Date.now() - started) / 1000));
+      var hours = Math.floor(seconds / 3600);
+      var text = (hours ? hours + ":" + pad(Math.floor(seconds / 60) % 60) : Math.floor(seconds / 60)) + ":" + pad(seconds % 60);
+      nodes[i].textContent = "elapsed " + text;
+    }
+  }
+  if (document.querySelector("[data-elapsed-since]")) {
+    tick();
+    window.setInterval(tick, 1000);
+  }
+
+  // Panels (troubleshooting) close without a round trip: nothing is recorded by closing.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-close-panel]") : null;
+    if (!button) {
+      return;
+    }
+    var panel = document.getElementById(button.getAttribute("data-close-panel"));
+    if (panel) {
+      panel.hidden = true;
+    }
+  });
 })();

@@ -11,6 +11,7 @@ import pytest
 import reversion
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
@@ -19,10 +20,12 @@ from reversion.models import Version
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
 from tests.factories import (
     ChecklistVersionFactory,
+    EpisodeFactory,
     LocationFactory,
     ProcedureFactory,
     SourceFactory,
     UserFactory,
+    started_attempt,
 )
 
 ANY_SIGNED_IN = "any-signed-in"
@@ -41,6 +44,8 @@ class Row:
     wrong_staff_status: int = 403
     # Builds URL kwargs and a query string from the test database (objects made by factories).
     make: object = field(default=None, compare=False)
+    # POST data, built fresh for each request.
+    data: object = field(default=None, compare=False)
 
 
 def url_names():
@@ -57,6 +62,16 @@ def url_names():
                 yield ":".join([*namespaces, pattern.name])
 
     return sorted(set(walk(get_resolver().url_patterns, [])))
+
+
+def attempt_kwargs(**extra):
+    """An attempt at a location every clinician of the test works at."""
+    location = LocationFactory()
+    location.staff.add(
+        *get_user_model().objects.filter(groups__name=CLINICIAN.group_name)
+    )
+    attempt = started_attempt(episode=EpisodeFactory(location=location))
+    return {"public_id": attempt.public_id, **extra}, ""
 
 
 def draft_kwargs(name):
@@ -132,6 +147,27 @@ APP_ROWS = {
     "accounts:logout": Row(allowed=ANY_SIGNED_IN, method="post", ok_status=302),
     "accounts:home": Row(allowed=ANY_SIGNED_IN),
     "attempts:home": Row(allowed=CLINICIAN.key),
+    "attempts:attempt-start": Row(allowed=CLINICIAN.key),
+    "attempts:attempt-detail": Row(
+        allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
+    ),
+    "attempts:attempt-summary": Row(
+        allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
+    ),
+    "attempts:attempt-record": Row(
+        allowed=CLINICIAN.key,
+        method="post",
+        ok_status=302,
+        make=lambda: attempt_kwargs(action="indication"),
+        data=lambda: {"client_token": str(uuid4())},
+    ),
+    "attempts:attempt-next": Row(
+        allowed=CLINICIAN.key,
+        method="post",
+        ok_status=302,
+        make=lambda: attempt_kwargs(),
+        data=lambda: {"client_token": str(uuid4())},
+    ),
     "review:home": Row(allowed=SUPERVISOR.key),
     "checklists:home": Row(allowed=CONTENT_EDITOR.key),
     "checklists:reference": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
@@ -254,7 +290,9 @@ def build_url(name):
 
 
 def send(client, name, **headers):
-    return getattr(client, ROWS[name].method)(build_url(name), headers=headers)
+    row = ROWS[name]
+    data = row.data() if row.data else None
+    return getattr(client, row.method)(build_url(name), data, headers=headers)
 
 
 @pytest.mark.django_db

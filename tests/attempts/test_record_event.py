@@ -13,6 +13,7 @@ from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
     EpisodeFactory,
+    choose_site_and_needle,
     published_version,
     started_attempt,
 )
@@ -53,7 +54,7 @@ def test_the_next_attempt_of_an_episode_gets_the_next_number():
 
 @pytest.mark.django_db
 def test_needle_in_bone_starts_the_24_hour_clock_in_the_same_transaction(time_machine):
-    attempt = started_attempt()
+    attempt = choose_site_and_needle(started_attempt())
     time_machine.move_to(NOON, tick=False)
     event = attempt.record_event(
         kind=Kind.NEEDLE_IN_BONE, by=attempt.operator, client_token=uuid.uuid4()
@@ -69,13 +70,13 @@ def test_a_double_tap_records_one_event():
     attempt = started_attempt()
     token = uuid.uuid4()
     first = attempt.record_event(
-        kind=Kind.PLACEMENT_CONFIRMED, by=attempt.operator, client_token=token
+        kind=Kind.INDICATION_CONFIRMED, by=attempt.operator, client_token=token
     )
     second = attempt.record_event(
-        kind=Kind.PLACEMENT_CONFIRMED, by=attempt.operator, client_token=token
+        kind=Kind.INDICATION_CONFIRMED, by=attempt.operator, client_token=token
     )
     assert first == second
-    assert attempt.events.filter(kind=Kind.PLACEMENT_CONFIRMED).count() == 1
+    assert attempt.events.filter(kind=Kind.INDICATION_CONFIRMED).count() == 1
 
 
 @pytest.mark.django_db
@@ -86,7 +87,7 @@ def test_a_replayed_token_with_other_data_is_refused_and_changes_nothing():
         kind=Kind.OUTCOME_RECORDED,
         by=attempt.operator,
         client_token=token,
-        data={"outcome": "success"},
+        data={"outcome": "abandoned"},
     )
     with pytest.raises(ValidationError, match="already used"):
         attempt.record_event(
@@ -96,7 +97,7 @@ def test_a_replayed_token_with_other_data_is_refused_and_changes_nothing():
             data={"outcome": "failed"},
         )
     attempt.refresh_from_db()
-    assert attempt.outcome == Attempt.Outcome.SUCCESS
+    assert attempt.outcome == Attempt.Outcome.ABANDONED
     assert attempt.events.count() == 2
 
 
@@ -137,7 +138,7 @@ def test_the_database_keeps_at_most_one_outcome_per_attempt():
         kind=Kind.OUTCOME_RECORDED,
         recorded_by=attempt.operator,
         client_token=uuid.uuid4(),
-        data={"outcome": "success"},
+        data={"outcome": "abandoned"},
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         AttemptEvent.objects.create(
@@ -186,7 +187,7 @@ def test_two_tablets_recording_the_outcome_at_once_keep_exactly_one():
 
     threads = [
         threading.Thread(target=record, args=(user, outcome))
-        for user, outcome in zip(tablets, ["success", "failed"], strict=True)
+        for user, outcome in zip(tablets, ["abandoned", "failed"], strict=True)
     ]
     for thread in threads:
         thread.start()

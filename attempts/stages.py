@@ -1,0 +1,164 @@
+"""The stages of an attempt at the bay and the checklist content each one shows.
+
+Content comes from the version the attempt started with, filtered to the patient's population.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from attempts.models import Attempt, AttemptEvent
+from checklists.models import (
+    Contraindication,
+    NeedleSize,
+    Population,
+    Site,
+    Step,
+    TroubleshootingItem,
+)
+
+Stage = Attempt.Stage
+Kind = AttemptEvent.Kind
+
+# Progress indicator: the stages a clinician moves through, in order, and the section each shows.
+FLOW = (
+    (Stage.INDICATION, "indication"),
+    (Stage.SITE, "site"),
+    (Stage.SCREEN, "contraindications"),
+    (Stage.NEEDLE, "needle"),
+    (Stage.PREPARATION, "preparation"),
+    (Stage.INSERTION, "insertion"),
+    (Stage.CONFIRMATION, "confirmation"),
+    (Stage.OUTCOME, None),
+    (Stage.AFTERCARE, "aftercare"),
+)
+SECTION_OF = dict(FLOW)
+ORDER = [stage for stage, _ in FLOW]
+# Stages a clinician may re-open and answer again, until the needle is in bone.
+REOPENABLE_BEFORE_INSERTION = {Stage.INDICATION, Stage.SITE, Stage.SCREEN, Stage.NEEDLE}
+# Contraindication the screen pre-ticks from this episode's earlier attempts [S2][S10].
+EARLIER_IO_SLUG = "earlier-io-same-bone"
+EARLIER_IO_WINDOW = timedelta(hours=48)
+
+
+@dataclass
+class StageContent:
+    """Everything the attempt page shows, loaded in a fixed number of queries."""
+
+    attempt: Attempt
+    steps: dict = field(default_factory=dict)  # section slug → [Step]
+    sites: list = field(default_factory=list)
+    contraindications: list = field(default_factory=list)
+    needles: list = field(default_factory=list)
+    ticked: set = field(default_factory=set)
+    tried: list = field(
+        default_factory=list
+    )  # earlier attempts of the episode at a site
+
+    @classmethod
+    def load(cls, attempt, *, now):
+        version_id, population = attempt.checklist_version_id, attempt.population
+        content = cls(attempt=attempt)
+        steps = (
+            Step.objects.filter(
+                version_id=version_id, population__in=[Population.ALL, population]
+            )
+            .select_related("section")
+            .order_by("section__position", "position")
+        )
+        for step in steps:
+            content.steps.setdefault(step.section.slug, []).append(step)
+        serves = (
+            {"for_adults": True}
+            if population == Population.ADULT
+            else {"for_children": True}
+        )
+        content.sites = list(
+            Site.objects.filter(version_id=version_id, **serves).order_by("position")
+        )
+        content.contraindications = list(
+            Contraindication.objects.filter(version_id=version_id).order_by("position")
+        )
+        content.needles = list(
+            NeedleSize.objects.filter(version_id=version_id).order_by("position")
+        )
+        content.ticked = ticked_steps(attempt)
+        content.tried = list(
+            attempt.episode.attempts.exclude(pk=attempt.pk)
+            .filter(site__isnull=False, started_at__gte=now - EARLIER_IO_WINDOW)
+            .select_related("site")
+        )
+        return content
+
+    def steps_for(self, stage):
+        return self.steps.get(SECTION_OF.get(stage), [])
+
+    def check_steps_for(self, stage):
+        return [step for step in self.steps_for(stage) if step.kind == Step.Kind.CHECK]
+
+    def screen_for(self, site):
+        """The contraindications that apply to `site`, and the ones to pre-tick."""
+        items = [c for c in self.contraindications if c.site_id in (None, site.pk)]
+        same_bone = [
+            earlier
+            for earlier in self.tried
+            if earlier.site.bone == site.bone and earlier.side == self.attempt.side
+        ]
+        pre_ticked = {c.pk for c in items if c.slug == EARLIER_IO_SLUG and same_bone}
+        return items, pre_ticked, same_bone
+
+    def suggest_needle(self, tissue):
+        """The needle the table suggests, or None where it has none (weight unknown, under 3 kg)."""
+        if tissue == "deep":
+            return next((n for n in self.needles if n.for_deep_tissue), None)
+        weight = self.attempt.episode.weight_kg
+        return next((n for n in self.needles if n.covers(weight)), None)
+
+    def troubleshooting_items(self):
+        return list(
+            TroubleshootingItem.objects.filter(
+                version_id=self.attempt.checklist_version_id
+            ).order_by("position")
+        )
+
+
+def ticked_steps(attempt):
+    """Steps currently ticked: the latest STEP_CHECKED event per step says ticked or not."""
+    state = {}
+    for step_id, checked in (
+        attempt.events.filter(kind=Kind.STEP_CHECKED)
+        .order_by("pk")
+        .values_list("step_id", "data__checked")
+    ):
+        state[step_id] = bool(checked)
+    return {step_id for step_id, checked in state.items() if checked}
+
+
+def progress(attempt):
+    """[(stage, state)] for the progress indicator: done, current or to do."""
+    shown = [
+        stage
+        for stage in ORDER
+        if stage != Stage.AFTERCARE or attempt.stage == Stage.AFTERCARE
+    ]
+    current = attempt.stage
+    position = ORDER.index(current) if current in ORDER else len(ORDER)
+    return [
+        (
+            stage,
+            "current"
+            if stage == current
+            else "done"
+            if ORDER.index(stage) < position
+            else "todo",
+        )
+        for stage in shown
+    ]
+
+
+def can_reopen(attempt, stage):
+    return (
+        not attempt.is_finished
+        and not attempt.is_inserted
+        and stage in REOPENABLE_BEFORE_INSERTION
+        and ORDER.index(stage) <= ORDER.index(attempt.stage)
+    )

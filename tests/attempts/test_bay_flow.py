@@ -1,0 +1,192 @@
+"""A clinician taps through an attempt: each tap one event, the card moves on, errors stay put."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from attempts.models import REMOVAL_DEADLINE, Attempt, AttemptEvent
+from tests.attempts.conftest import needle, site
+from tests.factories import EpisodeFactory
+
+Kind = AttemptEvent.Kind
+
+
+def run_to_preparation(tap, attempt, version):
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
+    tap(attempt, "screen")
+    tap(attempt, "needle", needle=needle(version, "blue").pk, tissue="normal")
+
+
+@pytest.mark.django_db
+def test_a_whole_adult_attempt_one_event_per_tap(tap, attempt, version):
+    run_to_preparation(tap, attempt, version)
+    tap(attempt, "checks-done", all_confirmed="on")
+    response = tap(attempt, "needle-in-bone")
+    assert "Confirm placement" in response.text
+    tap(attempt, "confirm", all_confirmed="on")
+    response = tap(attempt, "outcome", outcome="success")
+    assert response.status_code == 200
+    assert "IO needle in place" in response.text
+
+    attempt.refresh_from_db()
+    assert attempt.outcome == Attempt.Outcome.SUCCESS
+    assert attempt.site.slug == "proximal-humerus-adult"
+    assert attempt.needle.hub_colour == "blue"
+    assert attempt.removal_due_at == attempt.inserted_at + REMOVAL_DEADLINE
+    kinds = list(attempt.events.values_list("kind", flat=True))
+    assert kinds == [
+        Kind.STARTED,
+        Kind.INDICATION_CONFIRMED,
+        Kind.SITE_CHOSEN,
+        Kind.CONTRAINDICATIONS_SCREENED,
+        Kind.NEEDLE_CHOSEN,
+        Kind.STAGE_COMPLETED,
+        Kind.NEEDLE_IN_BONE,
+        Kind.PLACEMENT_CONFIRMED,
+        Kind.OUTCOME_RECORDED,
+    ]
+
+
+@pytest.mark.django_db
+def test_each_card_is_an_htmx_partial_and_a_plain_post_redirects(tap, attempt, client):
+    response = tap(attempt, "indication")
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="stage">')
+    assert "HX-Request" in response["Vary"]
+    assert "attempt-updated" in response["HX-Trigger"]
+    plain = tap(attempt, "site", htmx=False, site=0, side="left")
+    assert plain.status_code == 422
+    assert "<html" in plain.text
+
+
+@pytest.mark.django_db
+def test_reload_resumes_at_the_same_stage(tap, attempt, version, client):
+    run_to_preparation(tap, attempt, version)
+    page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    assert "All confirmed — continue" in page.text
+    assert 'aria-current="step"' in page.text
+
+
+@pytest.mark.django_db
+def test_a_double_tap_records_once(tap, attempt):
+    token = str(uuid.uuid4())
+    tap(attempt, "indication", client_token=token)
+    second = tap(attempt, "indication", client_token=token)
+    assert second.status_code == 200
+    assert attempt.events.filter(kind=Kind.INDICATION_CONFIRMED).count() == 1
+
+
+@pytest.mark.django_db
+def test_child_attempt_shows_child_items_and_a_child_needle(
+    tap, clinician, bay, version, client
+):
+    episode = EpisodeFactory(
+        location=bay, created_by=clinician, age_group="child", weight_kg=18
+    )
+    attempt = episode.start_attempt(
+        by=clinician, version=version, client_token=uuid.uuid4()
+    )
+    tap(attempt, "indication")
+    page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    assert "Distal femur" in page.text
+    tap(attempt, "site", site=site(version, "proximal-tibia-child").pk, side="right")
+    response = tap(attempt, "screen")
+    assert "Use 15 mm pink (suggested)" in response.text
+    tap(attempt, "needle", needle=needle(version, "pink").pk, tissue="normal")
+    tap(attempt, "checks-done", all_confirmed="on")
+    page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    assert "Children: drill gently" in page.text
+
+
+@pytest.mark.django_db
+def test_adult_attempt_shows_no_child_items(tap, attempt, version, client):
+    page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    tap(attempt, "indication")
+    page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    assert "Distal femur" not in page.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weight", [None, 2])
+def test_no_needle_is_invented_outside_the_table(tap, clinician, bay, version, weight):
+    episode = EpisodeFactory(
+        location=bay, created_by=clinician, age_group="child", weight_kg=weight
+    )
+    attempt = episode.start_attempt(
+        by=clinician, version=version, client_token=uuid.uuid4()
+    )
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-tibia-child").pk, side="left")
+    response = tap(attempt, "screen")
+    assert (
+        "No recommendation in the checklist for this weight — follow local protocol"
+        in response.text
+    )
+    assert "(suggested)" not in response.text
+
+
+@pytest.mark.django_db
+def test_another_needle_needs_a_reason_and_is_flagged(tap, attempt, version):
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
+    tap(attempt, "screen")
+    pink = needle(version, "pink").pk
+    refused = tap(attempt, "needle", needle=pink, tissue="normal")
+    assert refused.status_code == 422
+    assert "25 mm blue is suggested: give the reason for 15 mm pink" in refused.text
+    tap(
+        attempt,
+        "needle",
+        needle=pink,
+        tissue="normal",
+        reason="Thin arm, local protocol",
+    )
+    attempt.refresh_from_db()
+    assert attempt.needle.hub_colour == "pink"
+    assert attempt.is_flagged
+
+
+@pytest.mark.django_db
+def test_going_ahead_despite_a_contraindication_needs_a_reason_and_is_flagged(
+    tap, attempt, version
+):
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
+    fracture = version.contraindications.get(slug="fracture").pk
+    refused = tap(attempt, "screen", present=[fracture])
+    assert refused.status_code == 422
+    assert "choose another site, or give the reason" in refused.text
+    tap(
+        attempt, "screen", present=[fracture], override_reason="No other limb available"
+    )
+    attempt.refresh_from_db()
+    assert attempt.is_flagged
+    screened = attempt.events.get(kind=Kind.CONTRAINDICATIONS_SCREENED)
+    assert screened.data["present"] == [fracture]
+
+
+@pytest.mark.django_db
+def test_after_a_failure_one_tap_starts_the_next_attempt_with_the_bone_pre_flagged(
+    tap, attempt, version, client
+):
+    humerus = site(version, "proximal-humerus-adult").pk
+    tap(attempt, "indication")
+    tap(attempt, "site", site=humerus, side="left")
+    tap(attempt, "screen")
+    tap(attempt, "outcome", outcome="failed", reason="Could not reach bone")
+    response = client.post(
+        reverse("attempts:attempt-next", args=[attempt.public_id]),
+        {"client_token": str(uuid.uuid4())},
+    )
+    following = Attempt.objects.get(episode=attempt.episode, number=2)
+    assert response["Location"] == reverse(
+        "attempts:attempt-detail", args=[following.public_id]
+    )
+    tap(following, "indication")
+    tap(following, "site", site=humerus, side="left")
+    page = client.get(reverse("attempts:attempt-detail", args=[following.public_id]))
+    earlier = version.contraindications.get(slug="earlier-io-same-bone")
+    assert "Earlier IO in this bone: attempt 1" in page.text
+    assert f'value="{earlier.pk}" checked' in page.text
