@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils.module_loading import autodiscover_modules
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR, group_for
 
@@ -12,6 +13,17 @@ DEMO_ACCOUNTS = (
     ("editor", "Demo", "Editor", CONTENT_EDITOR),
     ("editor2", "Second", "Editor", CONTENT_EDITOR),
 )
+
+
+# Other apps add their demo data (e.g. locations) here, through their own `demo` module, so
+# this lowest app never imports a higher one.
+DEMO_DATA = []
+
+
+def demo_data(function):
+    """Register `function(users_by_username)` to run after the demo accounts exist."""
+    DEMO_DATA.append(function)
+    return function
 
 
 @transaction.atomic
@@ -33,4 +45,13 @@ def create_demo_accounts():
             user.save(update_fields=["password"])
             created_users.append(user)
         user.groups.add(group_for(role))
+    autodiscover_modules("demo")
+    users = {
+        user.username: user
+        for user in get_user_model().objects.filter(
+            username__in=[username for username, *_ in DEMO_ACCOUNTS]
+        )
+    }
+    for function in DEMO_DATA:
+        function(users)
     return created_users

@@ -81,7 +81,6 @@ class StartForm(TapForm):
     )
     age_group = forms.ChoiceField(
         choices=AgeGroup.choices,
-        widget=forms.RadioSelect,
         error_messages={
             "required": "Choose adult or child.",
             "invalid_choice": "Choose adult or child.",
@@ -101,9 +100,11 @@ class StartForm(TapForm):
     )
     context = forms.ChoiceField(
         choices=Episode.Context.choices,
+        initial=Episode.Context.CARDIAC_ARREST,
+        widget=forms.RadioSelect,
         error_messages={
-            "required": "Tap the situation to start.",
-            "invalid_choice": "Tap one of the situations shown.",
+            "required": "Choose the situation.",
+            "invalid_choice": "Choose one of the situations shown.",
         },
     )
 

@@ -42,3 +42,20 @@ def test_demo_accounts_log_in_with_their_roles_and_a_second_run_loses_nothing(se
         .has_perm(CLINICIAN.permission)
     )
     assert get_user_model().objects.filter(is_staff=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_demo_clinician_works_at_the_demo_locations(settings):
+    from attempts.models import Location
+
+    settings.DEBUG = True
+    call_command("create_demo_accounts")
+    call_command("create_demo_accounts")
+    clinician = get_user_model().objects.get(username="clinician")
+    assert set(
+        Location.objects.filter(staff=clinician).values_list("name", flat=True)
+    ) == {
+        "Resus 1",
+        "Resus 2",
+        "Emergency department",
+    }

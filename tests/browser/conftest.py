@@ -128,3 +128,32 @@ def log_in(live_server):
         page.get_by_role("button", name="Log in").click()
 
     return do
+
+
+@pytest.fixture
+def signed_in_context(browser, live_server, browser_context_args):
+    """A new browser context (another tablet) logged in as `user` through a session cookie."""
+    from django.conf import settings
+    from django.test import Client
+
+    contexts = []
+
+    def open_for(user):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(**browser_context_args)
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        contexts.append(context)
+        return context
+
+    yield open_for
+    for context in contexts:
+        context.close()

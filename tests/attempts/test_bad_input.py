@@ -1,0 +1,307 @@
+"""Bad input: a message at the field that caused it, 422 for htmx, and nothing recorded changes."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.forms.models import model_to_dict
+from django.urls import reverse
+from django.utils import timezone
+
+from attempts.models import Attempt, AttemptEvent, Episode
+from tests.attempts.conftest import needle, site
+from tests.factories import (
+    ClinicianFactory,
+    ContentEditorFactory,
+    LocationFactory,
+)
+
+
+def snapshot(attempt):
+    attempt = Attempt.objects.get(pk=attempt.pk)
+    return (
+        AttemptEvent.objects.count(),
+        model_to_dict(attempt),
+        attempt.episode.weight_kg,
+    )
+
+
+START = reverse("attempts:attempt-start")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        ("-1", "Enter a weight above 0 kg."),
+        ("0", "Enter a weight above 0 kg."),
+        ("1000", "That is more than any patient weighs: check the number (in kg)."),
+        ("abc", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
+    ],
+)
+def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
+    client, clinician, bay, version, weight, message
+):
+    client.force_login(clinician)
+    response = client.post(
+        START,
+        {
+            "client_token": str(uuid.uuid4()),
+            "location": bay.pk,
+            "age_group": "adult",
+            "weight_kg": weight,
+            "patient_reference": "T-123",
+            "context": "cardiac_arrest",
+        },
+    )
+    assert response.status_code == 422
+    assert f'<p class="field-error" id="weight-error">{message}</p>' in response.text
+    assert f'value="{weight}"' in response.text
+    assert 'value="T-123"' in response.text
+    assert not Episode.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_decimal_comma_is_accepted(client, clinician, bay, version):
+    client.force_login(clinician)
+    response = client.post(
+        START,
+        {
+            "client_token": str(uuid.uuid4()),
+            "location": bay.pk,
+            "age_group": "child",
+            "weight_kg": "70,5",
+            "context": "shock",
+        },
+    )
+    assert response.status_code == 302
+    assert str(Episode.objects.get().weight_kg) == "70.5"
+
+
+@pytest.mark.django_db
+def test_a_location_the_clinician_does_not_work_at_is_refused(
+    client, clinician, version
+):
+    client.force_login(clinician)
+    elsewhere = LocationFactory(name="ICU")
+    response = client.post(
+        START,
+        {
+            "client_token": str(uuid.uuid4()),
+            "location": elsewhere.pk,
+            "age_group": "adult",
+            "context": "shock",
+        },
+    )
+    assert response.status_code == 422
+    assert "Choose one of your locations." in response.text
+    assert not Episode.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("action", "data", "message"),
+    [
+        (
+            "site",
+            {"site": "999999", "side": "left"},
+            "Choose one of the sites shown for this patient.",
+        ),
+        ("site", {"site": "abc", "side": "left"}, "Choose one of the sites shown."),
+        ("site", {"side": "up"}, "Choose left or right."),
+    ],
+)
+def test_unknown_site_or_side_is_refused(tap, attempt, action, data, message):
+    tap(attempt, "indication")
+    before = snapshot(attempt)
+    data.setdefault("site", str(attempt.checklist_version.sites.first().pk))
+    response = tap(attempt, action, **data)
+    assert response.status_code == 422
+    assert message in response.text
+    assert snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_a_site_of_another_checklist_version_is_refused(tap, attempt, version):
+    newer = version.new_draft(author=ContentEditorFactory())
+    newer.submit_for_review(by=newer.author)
+    newer.publish(by=ContentEditorFactory())
+    tap(attempt, "indication")
+    before = snapshot(attempt)
+    foreign = newer.sites.get(slug="proximal-humerus-adult")
+    response = tap(attempt, "site", site=foreign.pk, side="left")
+    assert response.status_code == 422
+    assert "Choose one of the sites shown for this patient." in response.text
+    assert snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_an_unknown_needle_is_refused(tap, attempt, version):
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
+    tap(attempt, "screen")
+    before = snapshot(attempt)
+    response = tap(attempt, "needle", needle="424242", tissue="normal")
+    assert response.status_code == 422
+    assert "Choose one of the needles shown." in response.text
+    assert snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_unknown_step_or_a_step_of_another_card_is_refused(tap, attempt, version):
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
+    tap(attempt, "screen")
+    tap(attempt, "needle", needle=needle(version, "blue").pk, tissue="normal")
+    before = snapshot(attempt)
+    removal_step = version.steps.get(slug="rem-syringe").pk
+    for step in ("999999", removal_step):
+        response = tap(attempt, "check", step=step, checked="on")
+        assert response.status_code == 422
+        assert "Tap one of the checks shown on this card." in response.text
+    assert snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_another_locations_attempt_is_not_found(client, attempt):
+    stranger = ClinicianFactory()
+    LocationFactory(name="ICU").staff.add(stranger)
+    client.force_login(stranger)
+    before = snapshot(attempt)
+    for url in (
+        reverse("attempts:attempt-detail", args=[attempt.public_id]),
+        reverse("attempts:attempt-summary", args=[attempt.public_id]),
+    ):
+        assert client.get(url).status_code == 404
+    record = reverse("attempts:attempt-record", args=[attempt.public_id, "indication"])
+    assert client.post(record, {"client_token": str(uuid.uuid4())}).status_code == 404
+    assert snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_a_tap_on_a_finished_attempt_is_refused(tap, attempt):
+    tap(attempt, "outcome", outcome="abandoned")
+    before = snapshot(attempt)
+    response = tap(attempt, "indication")
+    assert response.status_code == 422
+    assert (
+        "This attempt is already finished; nothing more can be recorded on it."
+        in response.text
+    )
+    assert snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_a_replayed_token_with_different_data_is_refused(tap, attempt, version):
+    token = str(uuid.uuid4())
+    tap(attempt, "indication")
+    humerus = site(version, "proximal-humerus-adult").pk
+    tap(attempt, "site", client_token=token, site=humerus, side="left")
+    before = snapshot(attempt)
+    response = tap(attempt, "site", client_token=token, site=humerus, side="right")
+    assert response.status_code == 422
+    assert "This form was already used to record something else" in response.text
+    assert snapshot(attempt) == before
+
+
+@pytest.fixture
+def inserted(tap, attempt, version):
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
+    tap(attempt, "screen")
+    tap(attempt, "needle", needle=needle(version, "blue").pk, tissue="normal")
+    tap(attempt, "checks-done", all_confirmed="on")
+    tap(attempt, "needle-in-bone")
+    attempt.refresh_from_db()
+    return attempt
+
+
+def local(moment):
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "field_message"),
+    [
+        (
+            {"field": "weight_kg", "weight_kg": "75"},
+            "Give the reason for the correction.",
+        ),
+        (
+            {"field": "side", "side": "", "reason": "Wrong side tapped"},
+            "Choose the correct side.",
+        ),
+        (
+            {"field": "weight_kg", "weight_kg": "1000", "reason": "typo"},
+            "That is more than any patient weighs",
+        ),
+    ],
+)
+def test_a_bad_correction_is_refused_at_the_field(tap, inserted, data, field_message):
+    before = snapshot(inserted)
+    response = tap(inserted, "correction", **data)
+    assert response.status_code == 422
+    assert field_message in response.text
+    assert snapshot(inserted) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("shift", "message"),
+    [
+        (timedelta(hours=2), "The insertion time cannot be in the future."),
+        (
+            -timedelta(hours=2),
+            "The insertion time cannot be before the attempt started.",
+        ),
+    ],
+)
+def test_an_impossible_insertion_time_is_refused(tap, inserted, shift, message):
+    before = snapshot(inserted)
+    moment = (inserted.started_at if shift < timedelta(0) else timezone.now()) + shift
+    response = tap(
+        inserted,
+        "correction",
+        field="inserted_at",
+        inserted_at=local(moment),
+        reason="Clock",
+    )
+    assert response.status_code == 422
+    assert message in response.text
+    assert snapshot(inserted) == before
+
+
+@pytest.mark.django_db
+def test_corrections_append_and_a_later_insertion_time_is_flagged(
+    tap, inserted, time_machine, client
+):
+    original = inserted.inserted_at
+    tap(
+        inserted,
+        "correction",
+        field="weight_kg",
+        weight_kg="80",
+        reason="Weighed on the bed scale",
+    )
+    inserted.refresh_from_db()
+    assert str(inserted.episode.weight_kg) == "80.0"
+    assert not inserted.is_flagged
+
+    time_machine.move_to(timezone.now() + timedelta(minutes=30), tick=False)
+    later = original + timedelta(minutes=20)
+    tap(
+        inserted,
+        "correction",
+        field="inserted_at",
+        inserted_at=local(later),
+        reason="Remembered later",
+    )
+    inserted.refresh_from_db()
+    assert inserted.is_flagged
+    # The clock keeps running from the earliest credible time.
+    assert inserted.inserted_at == original
+    summary = client.get(reverse("attempts:attempt-summary", args=[inserted.public_id]))
+    assert "weight_kg: 72.0 → 80.0" in summary.text
+    assert "later insertion time: flagged" in summary.text
+    assert inserted.events.filter(kind="correction").count() == 2

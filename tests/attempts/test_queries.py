@@ -1,0 +1,90 @@
+"""Query counts of the attempt page and of each tap do not grow with the events recorded."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from attempts.models import AttemptEvent
+from tests.attempts.conftest import needle, site
+from tests.factories import EpisodeFactory
+
+FLOW = [
+    ("indication", {}),
+    ("site", {"side": "left"}),
+    ("screen", {}),
+    ("needle", {"tissue": "normal"}),
+    ("check", {"checked": "on"}),
+    ("checks-done", {"all_confirmed": "on"}),
+    ("needle-in-bone", {}),
+    ("confirm", {"all_confirmed": "on"}),
+    ("outcome", {"outcome": "success"}),
+]
+
+
+def new_attempt(clinician, bay, version):
+    episode = EpisodeFactory(location=bay, created_by=clinician, weight_kg=72)
+    return episode.start_attempt(
+        by=clinician, version=version, client_token=uuid.uuid4()
+    )
+
+
+def pad_with_events(attempt, count):
+    """Earlier troubleshooting taps: history the page and the taps must not re-read one by one."""
+    for _ in range(count):
+        AttemptEvent.objects.create(
+            attempt=attempt,
+            kind=AttemptEvent.Kind.TROUBLESHOOTING_OPENED,
+            recorded_by=attempt.operator,
+            client_token=uuid.uuid4(),
+            data={"stage": attempt.stage},
+        )
+
+
+def run(client, attempt, version):
+    """Tap through the whole flow; return the queries of each GET and POST by name."""
+    counts = {}
+    prep_step = version.steps.get(slug="prep-support-limb").pk
+    extra = {
+        "site": {"site": site(version, "proximal-humerus-adult").pk},
+        "needle": {"needle": needle(version, "blue").pk},
+        "check": {"step": prep_step},
+    }
+    detail = reverse("attempts:attempt-detail", args=[attempt.public_id])
+    for action, data in FLOW:
+        with CaptureQueriesContext(connection) as page:
+            assert client.get(detail).status_code == 200
+        counts[f"GET at {action}"] = len(page.captured_queries)
+        url = reverse("attempts:attempt-record", args=[attempt.public_id, action])
+        payload = {"client_token": str(uuid.uuid4()), **data, **extra.get(action, {})}
+        with CaptureQueriesContext(connection) as tap:
+            response = client.post(url, payload, headers={"HX-Request": "true"})
+        assert response.status_code == 200, (action, response.text[:500])
+        counts[f"POST {action}"] = len(tap.captured_queries)
+    return counts
+
+
+@pytest.mark.django_db
+def test_page_and_tap_query_counts_do_not_grow_with_events(
+    client, clinician, bay, version, django_assert_num_queries
+):
+    client.force_login(clinician)
+    quiet = new_attempt(clinician, bay, version)
+    busy = new_attempt(clinician, bay, version)
+    pad_with_events(busy, 40)
+    assert run(client, quiet, version) == run(client, busy, version)
+
+
+@pytest.mark.django_db
+def test_attempt_page_reads_a_fixed_number_of_queries(
+    client, clinician, bay, version, django_assert_num_queries
+):
+    client.force_login(clinician)
+    attempt = new_attempt(clinician, bay, version)
+    pad_with_events(attempt, 25)
+    # Session, user, permissions (2), the reference-content notice, the attempt, its steps,
+    # sites, contraindications, needles, ticked checks and earlier attempts of the episode.
+    with django_assert_num_queries(12):
+        client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))

@@ -1,0 +1,133 @@
+"""A whole adult IO attempt at the bay, from Start IO attempt to success, counting the taps."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from attempts.models import Attempt, AttemptEvent
+from tests.factories import (
+    PASSWORD,
+    ClinicianFactory,
+    LocationFactory,
+    reference_version,
+)
+
+pytestmark = pytest.mark.usefixtures("migrated_data")
+
+MAX_TAPS = 25
+
+
+class Taps:
+    """Clicks the user makes, counted; the ones that record must add exactly one event."""
+
+    def __init__(self, page):
+        self.page, self.count = page, 0
+
+    def __call__(self, locator, *, records=True):
+        before = AttemptEvent.objects.count()
+        locator.click()
+        self.count += 1
+        if records:
+            # Wait for the swap, then check the server saved exactly one event for the tap.
+            self.page.wait_for_load_state("networkidle")
+            expect(self.page.locator(".htmx-request")).to_have_count(0)
+            assert AttemptEvent.objects.count() == before + 1, locator
+
+
+def test_complete_adult_attempt_in_few_taps_every_tap_saved(
+    page, live_server, log_in, assert_accessible, signed_in_context, watched
+):
+    reference_version()
+    bay = LocationFactory(name="Resus 1")
+    clinician, colleague = ClinicianFactory(), ClinicianFactory()
+    bay.staff.add(clinician, colleague)
+    log_in(page, clinician.username, PASSWORD)
+    tap = Taps(page)
+
+    tap(page.get_by_role("link", name="Start IO attempt"), records=False)
+    assert_accessible(page)
+    page.get_by_label("Weight (kg)").fill("72")
+    tap(page.get_by_role("button", name="Adult: start"))
+    attempt = Attempt.objects.get()
+
+    expect(page.get_by_role("heading", name="Indication")).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="Indication met — continue"))
+
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="Proximal humerus, left"))
+
+    expect(
+        page.get_by_role(
+            "heading", name="Contraindication screen: Proximal humerus, left"
+        )
+    ).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="Use this site"))
+
+    expect(page.get_by_role("heading", name="Needle")).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="Use 25 mm blue (suggested)"))
+
+    expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="All confirmed — continue"))
+
+    # Half-way: a reload resumes at the same stage, with the clock from the server's start.
+    expect(page.get_by_role("button", name="Needle in bone")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Insertion")).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="Needle in bone"))
+
+    # Another clinician on another tablet sees the same state.
+    other = watched(signed_in_context(colleague).new_page())
+    other.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    expect(other.get_by_role("heading", name="Confirmation")).to_be_visible()
+    expect(other.get_by_role("button", name="Confirm placement")).to_be_visible()
+
+    expect(page.get_by_role("heading", name="Confirmation")).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="Confirm placement"))
+
+    expect(page.get_by_role("heading", name="Outcome")).to_be_visible()
+    assert_accessible(page)
+    tap(page.get_by_role("button", name="Success"))
+
+    expect(page.get_by_role("heading", name="IO needle in place")).to_be_visible()
+    expect(page.get_by_text("Remove by")).to_be_visible()
+    assert_accessible(page)
+
+    print(f"\nComplete adult attempt: {tap.count} taps (limit {MAX_TAPS})")
+    assert tap.count <= MAX_TAPS
+    attempt.refresh_from_db()
+    assert attempt.outcome == Attempt.Outcome.SUCCESS
+    events = list(attempt.events.all())
+    assert len(events) == tap.count - 1  # every tap but the link to the start card
+    assert all(event.recorded_at for event in events)
+
+    other.reload()
+    expect(other.get_by_role("heading", name="IO needle in place")).to_be_visible()
+
+
+def test_troubleshoot_is_one_tap_away_and_logs_what_was_done(page, live_server, log_in):
+    reference_version()
+    bay = LocationFactory(name="Resus 2")
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    log_in(page, clinician.username, PASSWORD)
+    page.get_by_role("link", name="Start IO attempt").click()
+    page.get_by_role("button", name="Child: start").click()
+    expect(page.get_by_role("heading", name="Indication")).to_be_visible()
+
+    page.get_by_role("button", name="Troubleshoot").click()
+    expect(page.get_by_role("heading", name="Troubleshooting")).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Done: Pull the needle back")).click()
+    expect(page.get_by_role("heading", name="Troubleshooting")).to_be_visible()
+    page.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("heading", name="Troubleshooting")).to_be_hidden()
+
+    kinds = list(AttemptEvent.objects.values_list("kind", flat=True))
+    assert kinds == ["started", "troubleshooting_opened", "troubleshooting_action"]
