@@ -63,6 +63,7 @@ class StageContent:
                 version_id=version_id, population__in=[Population.ALL, population]
             )
             .select_related("section")
+            .prefetch_related("sources")
             .order_by("section__position", "position")
         )
         for step in steps:

@@ -107,6 +107,7 @@ def _page_context(attempt, *, shown=None, forms=None, troubleshooting=None):
         "bound": next(iter((forms or {}).values()), None),
         "troubleshooting": troubleshooting,
         "now": now,
+        "reference_url": reverse("checklists:reference"),
     }
 
 

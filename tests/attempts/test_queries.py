@@ -84,7 +84,16 @@ def test_attempt_page_reads_a_fixed_number_of_queries(
     client.force_login(clinician)
     attempt = new_attempt(clinician, bay, version)
     pad_with_events(attempt, 25)
-    # Session, user, permissions (2), the reference-content notice, the attempt, its steps,
-    # sites, contraindications, needles, ticked checks and earlier attempts of the episode.
-    with django_assert_num_queries(12):
-        client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    attempt.record_event(
+        kind=AttemptEvent.Kind.INDICATION_CONFIRMED,
+        by=clinician,
+        client_token=uuid.uuid4(),
+    )
+    # Session, user, permissions (2), the reference-content notice, the attempt, its steps
+    # with their sources (2), sites, contraindications, needles, ticked checks and the
+    # episode's earlier attempts; the site card shows guidance steps with citations.
+    with django_assert_num_queries(13):
+        response = client.get(
+            reverse("attempts:attempt-detail", args=[attempt.public_id])
+        )
+    assert 'class="cite"' in response.text
