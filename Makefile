@@ -10,6 +10,7 @@ TEST_ENV := DJANGO_DEBUG=0 DJANGO_SECRET_KEY=test-only-not-a-secret-0123456789-a
 	DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SESSION_COOKIE_SECURE=0 DJANGO_CSRF_COOKIE_SECURE=0 \
 	DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1,testserver IOACCESS_STATIC_FINDERS=1
 PYTEST_ARGS ?= -n 2
+BENCH_ARGS ?= --attempts 40
 
 .PHONY: help run test lint fmt migrations-check venv dev-venv test-sqlite test-postgres bench
 
@@ -18,6 +19,7 @@ help:
 	@echo "make test              ruff, migrations check, pytest on SQLite and on a throwaway PostgreSQL"
 	@echo "make lint | fmt        ruff check and format check | apply ruff format and fixes"
 	@echo "make migrations-check  fail if a model change has no migration"
+	@echo "make bench             server time per tap, swap sizes and page weight (SQLite and PostgreSQL)"
 
 # Finds a Python >= 3.12: python3.13, python3.12, python3 if new enough, then pyenv's installed ones.
 define find_python
@@ -78,3 +80,10 @@ test-postgres: dev-venv
 
 test: lint migrations-check test-sqlite test-postgres
 	@echo "make test: all legs passed"
+
+# Speed and weight targets (issue #5): a table, not a test. Each leg uses a throwaway database.
+bench: dev-venv
+	@echo "=== bench on SQLite ==="
+	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/bench.sqlite3 $(PY) tests/bench.py $(BENCH_ARGS)
+	@echo "=== bench on a throwaway PostgreSQL server ==="
+	$(TEST_ENV) bash tests/with_postgres.sh $(PY) tests/bench.py $(BENCH_ARGS)

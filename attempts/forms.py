@@ -469,11 +469,15 @@ class CorrectionForm(TapForm):
 def tap_form(action, data, *, attempt, content, stage):
     """The form for one tap on the attempt page, bound to `data` (None: unbound)."""
     check_steps = content.check_steps_for(stage)
-    site_items = content.screen_for(attempt.site)[0] if attempt.site_id else []
     builders = {
         "indication": lambda: IndicationForm(data),
         "site": lambda: SiteForm(data, sites=content.sites),
-        "screen": lambda: ScreenForm(data, contraindications=site_items),
+        "screen": lambda: ScreenForm(
+            data,
+            contraindications=content.screen_for(attempt.site)[0]
+            if attempt.site_id
+            else [],
+        ),
         "needle": lambda: NeedleForm(
             data, needles=content.needles, suggest=content.suggest_needle
         ),

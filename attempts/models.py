@@ -22,6 +22,20 @@ from checklists.models import ChecklistVersion, NeedleSize, Site, Step
 # [seed: Procedure/application]; a named constant, never a setting or editable content.
 REMOVAL_DEADLINE = timedelta(hours=24)
 
+
+def removal_warning():
+    """How long before the deadline a needle counts as due soon (IOACCESS_REMOVAL_WARNING_HOURS)."""
+    return timedelta(hours=settings.IOACCESS_REMOVAL_WARNING_HOURS)
+
+
+class RemovalState(models.TextChoices):
+    """Where a needle in place stands against the 24-hour limit; shown in words, not colour."""
+
+    IN_PLACE = "in_place", "In place"
+    DUE_SOON = "due_soon", "Due soon"
+    OVERDUE = "overdue", "Overdue"
+
+
 # A data-entry bound, not clinical guidance: above any human weight ever recorded (635 kg).
 MAX_PLAUSIBLE_WEIGHT_KG = Decimal(700)
 
@@ -297,6 +311,24 @@ class Attempt(models.Model):
     def population(self):
         return self.episode.age_group
 
+    @property
+    def is_in_place(self):
+        return (
+            self.outcome == self.Outcome.SUCCESS
+            and self.inserted_at is not None
+            and self.removed_at is None
+        )
+
+    def removal_state(self, now):
+        """In place, due soon (inside the warning window) or overdue (24 h or more in)."""
+        if not self.is_in_place:
+            return None
+        if now >= self.removal_due_at:
+            return RemovalState.OVERDUE
+        if now >= self.removal_due_at - removal_warning():
+            return RemovalState.DUE_SOON
+        return RemovalState.IN_PLACE
+
     def record_event(
         self,
         *,
@@ -335,14 +367,23 @@ class Attempt(models.Model):
                     step=step,
                 )
                 current.apply(event)
+                self._copy_projection_from(current)
         except IntegrityError:
             # The same token won a race from another request: answer with that event.
             existing = AttemptEvent.objects.filter(client_token=client_token).first()
             if existing is None:
                 raise
             return existing.as_replay_of(attempt=self, kind=kind, data=data)
-        self.refresh_from_db()
         return event
+
+    def _copy_projection_from(self, current):
+        """Take the columns just saved, without reading the row again."""
+        for model_field in self._meta.concrete_fields:
+            name = model_field.attname
+            if getattr(self, name) != getattr(current, name):
+                setattr(self, name, getattr(current, name))
+                if model_field.is_relation and model_field.is_cached(self):
+                    model_field.delete_cached_value(self)
 
     def check_allowed(self, kind, data):
         """Refuse an event the attempt's state does not allow, with a message that says why."""
@@ -377,6 +418,13 @@ class Attempt(models.Model):
             and not self.is_inserted
         ):
             raise ValidationError("A successful attempt needs “Needle in bone” first.")
+        if (
+            kind in {Kind.REMOVED, Kind.TRANSFERRED, Kind.REMINDER_SENT}
+            and not self.is_in_place
+        ):
+            raise ValidationError(
+                "This IO needle is not in place (already removed, or never in)."
+            )
 
     def apply(self, event):
         """Project one new event onto the attempt's columns (inside record_event's transaction)."""
@@ -406,6 +454,11 @@ class Attempt(models.Model):
             self.outcome = data["outcome"]
             success = self.outcome == self.Outcome.SUCCESS
             self.stage = self.Stage.AFTERCARE if success else self.Stage.CLOSED
+        elif event.kind == Kind.REMOVED:
+            self.removed_at = event.occurred_at
+            self.stage = self.Stage.CLOSED
+        elif event.kind == Kind.TRANSFERRED:
+            self.location_id = data["to"]
         elif event.kind == Kind.CORRECTION:
             self._apply_correction(event)
         self.save()
@@ -417,6 +470,8 @@ class Attempt(models.Model):
             self.episode.save(update_fields=["weight_kg"])
         elif field == "side":
             self.side = value
+        elif field == "removed_at":
+            self.removed_at = datetime.fromisoformat(value)
         elif field == "inserted_at":
             corrected = datetime.fromisoformat(value)
             if corrected > self.inserted_at:
@@ -451,9 +506,21 @@ class AttemptEvent(models.Model):
             "Troubleshooting action taken",
         )
         CORRECTION = "correction", "Correction"
+        REMOVED = "removed", "Needle removed"
+        TRANSFERRED = "transferred", "Transferred"
+        REMINDER_SENT = "reminder_sent", "Removal reminder sent"
 
     # Kinds that may still be recorded once an attempt has its outcome.
-    AFTER_OUTCOME_KINDS = frozenset({Kind.CORRECTION})
+    AFTER_OUTCOME_KINDS = frozenset(
+        {
+            Kind.CORRECTION,
+            Kind.REMOVED,
+            Kind.TRANSFERRED,
+            Kind.REMINDER_SENT,
+            Kind.TROUBLESHOOTING_OPENED,
+            Kind.TROUBLESHOOTING_ACTION,
+        }
+    )
 
     attempt = models.ForeignKey(
         Attempt, on_delete=models.PROTECT, related_name="events"
@@ -466,7 +533,12 @@ class AttemptEvent(models.Model):
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     occurred_at = models.DateTimeField(editable=False)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for events the system records (removal reminders).",
     )
     client_token = models.UUIDField(unique=True, editable=False)
     corrects = models.ForeignKey(
@@ -496,6 +568,9 @@ class AttemptEvent(models.Model):
                         "troubleshooting_opened",
                         "troubleshooting_action",
                         "correction",
+                        "removed",
+                        "transferred",
+                        "reminder_sent",
                     ]
                 ),
                 name="%(app_label)s_%(class)s_kind_valid",
@@ -510,6 +585,11 @@ class AttemptEvent(models.Model):
                 fields=["attempt"],
                 condition=Q(kind="needle_in_bone"),
                 name="%(app_label)s_%(class)s_one_insertion",
+            ),
+            models.UniqueConstraint(
+                fields=["attempt"],
+                condition=Q(kind="removed"),
+                name="%(app_label)s_%(class)s_one_removal",
             ),
         )
 
@@ -537,3 +617,59 @@ class AttemptEvent(models.Model):
                 "Reload the page and tap again."
             )
         return self
+
+
+class RemovalReminderQuerySet(models.QuerySet):
+    def unsent(self):
+        return self.filter(sent_at__isnull=True)
+
+    def claimable(self, *, now):
+        """Unsent notices no sweeper holds (or whose sweeper died: its claim has lapsed)."""
+        return self.unsent().filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        )
+
+
+class RemovalReminder(models.Model):
+    """One notice per needle and kind: due soon, then overdue. The unique constraint is the promise.
+
+    A sweeper claims a notice with a conditional update (claimed_until), sends it, then marks it
+    sent; a failed send releases the claim so the next pass retries it.
+    """
+
+    class Kind(models.TextChoices):
+        DUE_SOON = "due_soon", "Due soon"
+        OVERDUE = "overdue", "Overdue"
+
+    attempt = models.ForeignKey(
+        Attempt, on_delete=models.PROTECT, related_name="reminders"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    failures = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+
+    objects = RemovalReminderQuerySet.as_manager()
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(
+                fields=["attempt", "kind"], name="%(app_label)s_%(class)s_once_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["due_soon", "overdue"]),
+                name="%(app_label)s_%(class)s_kind_valid",
+            ),
+        )
+        indexes = (
+            models.Index(
+                fields=["created_at"],
+                condition=Q(sent_at__isnull=True),
+                name="attempts_reminder_unsent",
+            ),
+        )
+
+    def __str__(self):
+        return f"{self.get_kind_display()} reminder for {self.attempt}"

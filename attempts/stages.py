@@ -5,6 +5,7 @@ Content comes from the version the attempt started with, filtered to the patient
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property, lru_cache
 
 from attempts.models import Attempt, AttemptEvent
 from checklists.models import (
@@ -49,46 +50,34 @@ class StageContent:
     sites: list = field(default_factory=list)
     contraindications: list = field(default_factory=list)
     needles: list = field(default_factory=list)
-    ticked: set = field(default_factory=set)
-    tried: list = field(
-        default_factory=list
-    )  # earlier attempts of the episode at a site
+    now: object = None
 
     @classmethod
     def load(cls, attempt, *, now):
-        version_id, population = attempt.checklist_version_id, attempt.population
-        content = cls(attempt=attempt)
-        steps = (
-            Step.objects.filter(
-                version_id=version_id, population__in=[Population.ALL, population]
-            )
-            .select_related("section")
-            .prefetch_related("sources")
-            .order_by("section__position", "position")
-        )
-        for step in steps:
-            content.steps.setdefault(step.section.slug, []).append(step)
-        serves = (
-            {"for_adults": True}
-            if population == Population.ADULT
-            else {"for_children": True}
-        )
-        content.sites = list(
-            Site.objects.filter(version_id=version_id, **serves).order_by("position")
-        )
-        content.contraindications = list(
-            Contraindication.objects.filter(version_id=version_id).order_by("position")
-        )
-        content.needles = list(
-            NeedleSize.objects.filter(version_id=version_id).order_by("position")
-        )
-        content.ticked = ticked_steps(attempt)
-        content.tried = list(
-            attempt.episode.attempts.exclude(pk=attempt.pk)
-            .filter(site__isnull=False, started_at__gte=now - EARLIER_IO_WINDOW)
+        population = attempt.population
+        frozen = version_content(attempt.checklist_version)
+        content = cls(attempt=attempt, now=now)
+        for step in frozen.steps:
+            if step.population in (Population.ALL, population):
+                content.steps.setdefault(step.section.slug, []).append(step)
+        content.sites = [site for site in frozen.sites if site.serves(population)]
+        content.contraindications = frozen.contraindications
+        content.needles = frozen.needles
+        return content
+
+    @cached_property
+    def ticked(self):
+        """Steps ticked so far (one query, only on cards with checks)."""
+        return ticked_steps(self.attempt)
+
+    @cached_property
+    def tried(self):
+        """Earlier attempts of the episode at a site within 48 h (one query, site cards only)."""
+        return list(
+            self.attempt.episode.attempts.exclude(pk=self.attempt.pk)
+            .filter(site__isnull=False, started_at__gte=self.now - EARLIER_IO_WINDOW)
             .select_related("site")
         )
-        return content
 
     def steps_for(self, stage):
         return self.steps.get(SECTION_OF.get(stage), [])
@@ -120,6 +109,48 @@ class StageContent:
                 version_id=self.attempt.checklist_version_id
             ).order_by("position")
         )
+
+
+@dataclass(frozen=True)
+class VersionContent:
+    """The items of one checklist version that the bay shows."""
+
+    steps: tuple
+    sites: tuple
+    contraindications: tuple
+    needles: tuple
+
+
+def _load_version_content(version_id):
+    steps = (
+        Step.objects.filter(version_id=version_id)
+        .select_related("section")
+        .prefetch_related("sources")
+        .order_by("section__position", "position")
+    )
+    return VersionContent(
+        steps=tuple(steps),
+        sites=tuple(Site.objects.filter(version_id=version_id).order_by("position")),
+        contraindications=tuple(
+            Contraindication.objects.filter(version_id=version_id).order_by("position")
+        ),
+        needles=tuple(
+            NeedleSize.objects.filter(version_id=version_id).order_by("position")
+        ),
+    )
+
+
+@lru_cache(maxsize=16)
+def _frozen_version_content(version_id):
+    return _load_version_content(version_id)
+
+
+def version_content(version):
+    """A version's bay content. Published and retired versions never change (their models
+    refuse it), so they are read once per process; a draft is read every time."""
+    if version.is_frozen:
+        return _frozen_version_content(version.pk)
+    return _load_version_content(version.pk)
 
 
 def ticked_steps(attempt):

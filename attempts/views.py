@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from accounts.roles import CLINICIAN, role_required
 from attempts.forms import TAP_ACTIONS, StartForm, tap_form
 from attempts.models import Attempt, AttemptEvent, Episode, Location
-from attempts.stages import FLOW, StageContent, can_reopen, progress
+from attempts.stages import FLOW, StageContent, can_reopen, progress, ticked_steps
 from checklists.models import ChecklistVersion
 from ioaccess.htmx import render_page
 
@@ -81,11 +81,17 @@ def start(request):
     )
 
 
-def _page_context(attempt, *, shown=None, forms=None, troubleshooting=None):
+def _page_context(
+    attempt, *, shown=None, forms=None, troubleshooting=None, content=None
+):
     now = timezone.now()
-    content = StageContent.load(attempt, now=now)
+    content = content or StageContent.load(attempt, now=now)
     shown = shown or attempt.stage
-    screen = content.screen_for(attempt.site) if attempt.site_id else ([], set(), [])
+    screen = (
+        content.screen_for(attempt.site)
+        if attempt.site_id and shown == Attempt.Stage.SCREEN
+        else ([], set(), [])
+    )
     return {
         "attempt": attempt,
         "episode": attempt.episode,
@@ -100,7 +106,6 @@ def _page_context(attempt, *, shown=None, forms=None, troubleshooting=None):
         "screen_items": screen[0],
         "pre_ticked": screen[1],
         "same_bone": screen[2],
-        "tried_keys": {(earlier.site.bone, earlier.side) for earlier in content.tried},
         "suggested_normal": content.suggest_needle("normal"),
         "suggested_deep": content.suggest_needle("deep"),
         "forms": forms or {},
@@ -149,7 +154,9 @@ def attempt_record(request, public_id, action):
         if not request.htmx:
             return redirect("attempts:attempt-detail", public_id=attempt.public_id)
         items = content.troubleshooting_items() if is_troubleshooting else None
-        context = _page_context(attempt, troubleshooting=items)
+        if action == "check":
+            content.ticked = ticked_steps(attempt)
+        context = _page_context(attempt, troubleshooting=items, content=content)
         response = render_page(
             request,
             "attempts/attempt_detail.html",
@@ -163,6 +170,7 @@ def attempt_record(request, public_id, action):
         shown=shown if shown in dict(FLOW) else None,
         forms={action: form},
         troubleshooting=content.troubleshooting_items() if is_troubleshooting else None,
+        content=content,
     )
     partial = "troubleshooting" if is_troubleshooting else "stage"
     return render_page(

@@ -160,6 +160,14 @@ SILENCED_SYSTEM_CHECKS = [
     "axes.W006",
 ]
 
+# Hours before the 24-hour removal deadline that a needle shows as "due soon" and the first
+# reminder goes out. The deadline itself is fixed in code (attempts.models.REMOVAL_DEADLINE).
+IOACCESS_REMOVAL_WARNING_HOURS = env_int("IOACCESS_REMOVAL_WARNING_HOURS", 4)
+# The address people reach the app at, for links in reminder emails.
+IOACCESS_SITE_URL = os.environ.get("IOACCESS_SITE_URL", "http://127.0.0.1:8000")
+# Seconds between two passes of `send_removal_reminders --loop`.
+IOACCESS_REMINDER_INTERVAL_SECONDS = env_int("IOACCESS_REMINDER_INTERVAL_SECONDS", 60)
+
 LANGUAGE_CODE = "en-gb"
 USE_I18N = False
 FORMAT_MODULE_PATH = ["ioaccess.formats"]

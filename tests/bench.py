@@ -24,9 +24,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from statistics import mean, median
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+# tests/accounts, tests/attempts… would shadow the apps: import from the repo root only.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioaccess.settings")
 
 import django  # noqa: E402
@@ -281,8 +283,9 @@ def print_report(*, attempts, warmup, times, swaps, queries, files):
     print("-" * 66)
     row("all taps", every)
     row("attempt page GET", times[PAGE], queries.get(PAGE, "?"))
-    print("(SQL: queries per request, counted on one extra untimed attempt;")
-    print(" swap B: mean body bytes; gzip B: the last attempt's body at gzip -6)")
+    print("(all taps: start and the 8 htmx taps; SQL: queries per request, counted")
+    print(" on one extra untimed attempt; swap B: mean body bytes; gzip B: the last")
+    print(" attempt's body at gzip -6)")
     print()
     print(f"{'attempt page and assets':<44}{'bytes':>10}{'gzip -6':>10}")
     print("-" * 64)

@@ -8,6 +8,7 @@ from django.contrib.contenttypes.management import create_contenttypes
 from django.db import connection
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
+from attempts.stages import _frozen_version_content
 from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
@@ -18,6 +19,14 @@ from tests.factories import (
 
 # Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def fresh_content_cache():
+    """Each test starts with no published content cached (ids repeat between tests)."""
+    _frozen_version_content.cache_clear()
+    yield
+    _frozen_version_content.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,152 @@
+"""The removal-reminder sweep: notices that cannot be lost and are never sent twice.
+
+1. Make the notices that are due: at most one "due soon" and one "overdue" per needle in place
+   (a unique constraint; two sweepers creating the same notice make one row).
+2. Claim each unsent notice with a conditional update that only one sweeper can win.
+3. Send it. Success: mark it sent and record a REMINDER_SENT event on the attempt.
+   Failure: release the claim and keep the error; the next pass tries again.
+A sweeper killed after claiming leaves a claim that lapses after CLAIM_LEASE, so nothing is lost.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from attempts.models import Attempt, AttemptEvent, RemovalReminder, removal_warning
+
+logger = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=5)
+# Event tokens derived from the notice, so recording its event twice is impossible.
+REMINDER_TOKENS = uuid.UUID("7f1c1d52-5a43-4f7e-9d2b-3f0d6c1e9a10")
+
+
+@dataclass
+class SweepResult:
+    created: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+def create_due_reminders(*, now):
+    """Create the notices now due; returns how many were new."""
+    in_place = Attempt.objects.in_place()
+    due = {
+        RemovalReminder.Kind.OVERDUE: in_place.filter(removal_due_at__lte=now),
+        RemovalReminder.Kind.DUE_SOON: in_place.filter(
+            removal_due_at__gt=now, removal_due_at__lte=now + removal_warning()
+        ),
+    }
+    new = []
+    for kind, attempts in due.items():
+        ids = attempts.exclude(reminders__kind=kind).values_list("pk", flat=True)
+        new += [RemovalReminder(attempt_id=pk, kind=kind, created_at=now) for pk in ids]
+    # A second sweeper may have made the same notices a moment ago: the constraint keeps one.
+    RemovalReminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+    return len(new)
+
+
+def send_due_reminders(*, now):
+    """One pass of the sweep (see the module docstring). Safe to run from several processes."""
+    result = SweepResult(created=create_due_reminders(now=now))
+    for pk in list(
+        RemovalReminder.objects.claimable(now=now).values_list("pk", flat=True)
+    ):
+        claimed = (
+            RemovalReminder.objects.claimable(now=now)
+            .filter(pk=pk)
+            .update(claimed_until=now + CLAIM_LEASE)
+        )
+        if claimed != 1:
+            continue  # another sweeper has it
+        reminder = RemovalReminder.objects.select_related(
+            "attempt__location",
+            "attempt__operator",
+            "attempt__site",
+            "attempt__needle",
+            "attempt__episode",
+        ).get(pk=pk)
+        if not reminder.attempt.is_in_place:
+            # Removed since the notice was made: a removed needle never gets a reminder.
+            reminder.delete()
+            continue
+        try:
+            _send(reminder)
+        except (OSError, ValueError, ConnectionError) as error:
+            logger.exception("Removal reminder %s not sent; will retry", pk)
+            RemovalReminder.objects.filter(pk=pk).update(
+                claimed_until=None,
+                failures=F("failures") + 1,
+                last_error=repr(error)[:1000],
+            )
+            result.failed += 1
+            continue
+        _mark_sent(reminder, now=now)
+        result.sent += 1
+    return result
+
+
+def _recipients(reminder):
+    attempt = reminder.attempt
+    return [a for a in (attempt.location.notify_email, attempt.operator.email) if a]
+
+
+def _send(reminder):
+    attempt = reminder.attempt
+    recipients = _recipients(reminder)
+    if not recipients:
+        raise ValueError("No address to send to: set the location's reminder email.")
+    local_due = timezone.localtime(attempt.removal_due_at)
+    local_in = timezone.localtime(attempt.inserted_at)
+    if reminder.kind == RemovalReminder.Kind.OVERDUE:
+        subject = f"OVERDUE: remove IO needle now — {attempt.location}"
+    else:
+        subject = f"IO needle due for removal by {local_due:%H:%M} — {attempt.location}"
+    url = settings.IOACCESS_SITE_URL.rstrip("/") + reverse(
+        "attempts:attempt-detail", kwargs={"public_id": attempt.public_id}
+    )
+    body = "\n".join(
+        [
+            subject,
+            "",
+            f"Location: {attempt.location}",
+            f"Patient: {attempt.episode.patient_reference or 'no reference recorded'}",
+            f"Site: {attempt.site.name}, {attempt.get_side_display().lower()}",
+            f"Needle: {attempt.needle}",
+            f"Inserted: {local_in:%d %b %Y %H:%M}",
+            f"Remove by: {local_due:%d %b %Y %H:%M}",
+            "",
+            "IO needles must come out within 24 hours of insertion.",
+            f"Record the removal: {url}",
+        ]
+    )
+    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, recipients).send()
+
+
+def _mark_sent(reminder, *, now):
+    with transaction.atomic():
+        RemovalReminder.objects.filter(pk=reminder.pk).update(
+            sent_at=now, claimed_until=None
+        )
+        try:
+            reminder.attempt.record_event(
+                kind=AttemptEvent.Kind.REMINDER_SENT,
+                by=None,
+                client_token=uuid.uuid5(REMINDER_TOKENS, str(reminder.pk)),
+                data={"reminder": reminder.kind, "to": _recipients(reminder)},
+                occurred_at=now,
+            )
+        except ValidationError:
+            # Removed in the instant between sending and recording: the notice stays sent.
+            logger.warning(
+                "Reminder %s sent as the needle was being removed", reminder.pk
+            )
