@@ -56,6 +56,9 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py load_io_checklist
 	$(RUN_ENV) $(PY) manage.py create_demo_accounts
 	@echo "Serving http://127.0.0.1:8000 — demo accounts clinician, supervisor, editor, editor2 (password ioaccess-demo)"
+	@echo "The removal-reminder sweeper runs beside the server (emails go to this console); Ctrl-C stops both."
+	@trap 'kill $$sweeper 2>/dev/null; wait $$sweeper 2>/dev/null' EXIT INT TERM; \
+	$(RUN_ENV) $(PY) manage.py send_removal_reminders --loop --interval 30 & sweeper=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 lint: dev-venv

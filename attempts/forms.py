@@ -518,3 +518,72 @@ TAP_ACTIONS = (
     "troubleshoot-action",
     "correction",
 )
+
+
+class RemovalForm(TapForm):
+    """Record removal: the site's condition and any complications (from the published list)."""
+
+    kind = Kind.REMOVED
+    condition = forms.CharField(
+        label="Site condition after removal",
+        max_length=200,
+        error_messages={
+            "required": "Describe the site after removal (e.g. clean, no swelling)."
+        },
+    )
+    complications = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple
+    )
+    other_complication = forms.CharField(
+        label="Other complication", required=False, max_length=200
+    )
+
+    def __init__(self, *args, complications, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.complication_steps = {str(step.pk): step for step in complications}
+        self.fields["complications"].choices = [
+            (pk, step.text) for pk, step in self.complication_steps.items()
+        ]
+        self.fields["complications"].error_messages["invalid_choice"] = (
+            "Tick only the complications shown."
+        )
+
+    def event_data(self):
+        return {
+            "condition": self.cleaned_data["condition"].strip(),
+            "complications": [
+                self.complication_steps[pk].text
+                for pk in self.cleaned_data["complications"]
+            ],
+            "other_complication": self.cleaned_data["other_complication"].strip(),
+        }
+
+
+class TransferForm(TapForm):
+    """Move the patient's IO needles to another location."""
+
+    kind = Kind.TRANSFERRED
+    location = forms.ModelChoiceField(
+        queryset=None,
+        empty_label=None,
+        error_messages={"invalid_choice": "Choose one of the locations shown."},
+    )
+
+    def __init__(self, *args, attempt, locations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.attempt = attempt
+        self.fields["location"].queryset = locations
+
+    def clean_location(self):
+        location = self.cleaned_data["location"]
+        if location.pk == self.attempt.location_id:
+            raise forms.ValidationError("The patient is already at this location.")
+        return location
+
+    def event_data(self):
+        location = self.cleaned_data["location"]
+        return {
+            "from": self.attempt.location_id,
+            "to": location.pk,
+            "to_name": location.name,
+        }

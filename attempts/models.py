@@ -134,6 +134,22 @@ class Episode(models.Model):
                 by=by, version=version, client_token=client_token
             )
 
+    def transfer_needles(self, *, by, to, client_token):
+        """Move every IO needle in place of this patient to `to`; returns how many moved.
+
+        Each needle gets its own TRANSFERRED event, its token derived from the request's.
+        """
+        moved = 0
+        for attempt in self.attempts.in_place().exclude(location=to):
+            attempt.record_event(
+                kind=AttemptEvent.Kind.TRANSFERRED,
+                by=by,
+                client_token=uuid.uuid5(client_token, str(attempt.pk)),
+                data={"from": attempt.location_id, "to": to.pk, "to_name": to.name},
+            )
+            moved += 1
+        return moved
+
     def start_attempt(self, *, by, version, client_token):
         """The next attempt of this episode, following `version`, with its STARTED event.
 
@@ -190,6 +206,26 @@ class AttemptQuerySet(models.QuerySet):
             inserted_at__isnull=False,
             removed_at__isnull=True,
         )
+
+    def on_board(self):
+        """Needles in place with what the board shows, due first."""
+        return (
+            self.in_place()
+            .select_related("location", "site", "needle", "episode")
+            .order_by("removal_due_at")
+        )
+
+    def removal_counts(self, *, now):
+        """(overdue, due soon) among needles in place, in one query."""
+        due_soon_from = now + removal_warning()
+        counts = self.in_place().aggregate(
+            overdue=models.Count("pk", filter=Q(removal_due_at__lte=now)),
+            due_soon=models.Count(
+                "pk",
+                filter=Q(removal_due_at__gt=now, removal_due_at__lte=due_soon_from),
+            ),
+        )
+        return counts["overdue"], counts["due_soon"]
 
     def for_page(self):
         """What the attempt page header and cards read, joined in one query."""

@@ -6,6 +6,8 @@ app_name = "attempts"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("needles/", views.board, name="board"),
+    path("needles/banner/", views.removal_banner, name="removal-banner"),
     path("attempts/new/", views.start, name="attempt-start"),
     path("attempts/<uuid:public_id>/", views.attempt_detail, name="attempt-detail"),
     path(
@@ -19,4 +21,13 @@ urlpatterns = [
         views.attempt_summary,
         name="attempt-summary",
     ),
+    path(
+        "attempts/<uuid:public_id>/removal/",
+        views.record_removal,
+        name="attempt-removal",
+    ),
+    path(
+        "attempts/<uuid:public_id>/transfer/", views.transfer, name="attempt-transfer"
+    ),
+    path("attempts/<uuid:public_id>/label/", views.label, name="attempt-label"),
 ]

@@ -1,5 +1,7 @@
 import uuid
 
+import segno
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
@@ -9,8 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from accounts.roles import CLINICIAN, role_required
-from attempts.forms import TAP_ACTIONS, StartForm, tap_form
+from accounts.roles import CLINICIAN, SUPERVISOR, role_required
+from attempts.forms import TAP_ACTIONS, RemovalForm, StartForm, TransferForm, tap_form
 from attempts.models import Attempt, AttemptEvent, Episode, Location
 from attempts.stages import FLOW, StageContent, can_reopen, progress, ticked_steps
 from checklists.models import ChecklistVersion
@@ -207,4 +209,128 @@ def attempt_summary(request, public_id):
     )
     return render(
         request, "attempts/attempt_summary.html", {"attempt": attempt, "events": events}
+    )
+
+
+def _published_section_steps(slug):
+    version = ChecklistVersion.objects.published().first()
+    if version is None:
+        return []
+    return list(
+        version.steps.filter(section__slug=slug)
+        .prefetch_related("sources")
+        .order_by("position")
+    )
+
+
+@require_GET
+@role_required(CLINICIAN, SUPERVISOR)
+def board(request):
+    """IO needles in place, due first: at the user's locations, or hospital-wide."""
+    now = timezone.now()
+    hospital_wide = request.GET.get("scope") == "all"
+    needles = Attempt.objects.on_board()
+    if not hospital_wide:
+        needles = needles.visible_to(request.user)
+    location = request.GET.get("location")
+    if location and location.isdigit():
+        needles = needles.filter(location_id=location)
+    mine = set(Location.objects.filter(staff=request.user).values_list("pk", flat=True))
+    rows = [
+        {
+            "attempt": attempt,
+            "state": attempt.removal_state(now),
+            "left": attempt.removal_due_at - now,
+            "can_act": attempt.location_id in mine
+            and request.user.has_perm(CLINICIAN.permission),
+        }
+        for attempt in needles
+    ]
+    context = {
+        "rows": rows,
+        "hospital_wide": hospital_wide,
+        "locations": Location.objects.filter(is_active=True),
+        "now": now,
+    }
+    return render_page(request, "attempts/board.html", context, partial="board-table")
+
+
+@require_GET
+@role_required(CLINICIAN, SUPERVISOR)
+def removal_banner(request):
+    """The overdue / due-soon banner, polled by every clinician and supervisor page."""
+    return render(request, "includes/removal_banner.html")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CLINICIAN)
+def record_removal(request, public_id):
+    """The published removal steps, then Record removal with the site's condition."""
+    attempt = _attempt_for(request.user, public_id)
+    complications = _published_section_steps("complications")
+    form = RemovalForm(request.POST or None, complications=complications)
+    if request.method == "POST" and form.is_valid():
+        try:
+            attempt.record_event(
+                by=request.user,
+                client_token=form.cleaned_data["client_token"],
+                **form.event(),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"Removal recorded: {attempt.site.name}, {attempt.get_side_display().lower()} "
+                f"at {attempt.location}.",
+            )
+            return redirect("attempts:board")
+    context = {
+        "attempt": attempt,
+        "form": form,
+        "steps": _published_section_steps("removal"),
+        "now": timezone.now(),
+        "reference_url": reverse("checklists:reference"),
+    }
+    return render(
+        request, "attempts/removal.html", context, status=422 if form.is_bound else 200
+    )
+
+
+@require_POST
+@role_required(CLINICIAN)
+def transfer(request, public_id):
+    """Move the patient's IO needles in place to another location; each move is an event."""
+    attempt = _attempt_for(request.user, public_id)
+    form = TransferForm(
+        request.POST, attempt=attempt, locations=Location.objects.filter(is_active=True)
+    )
+    if not form.is_valid():
+        for error in form.errors.values():
+            messages.error(request, error[0])
+        return redirect("attempts:board")
+    moved = attempt.episode.transfer_needles(
+        by=request.user,
+        to=form.cleaned_data["location"],
+        client_token=form.cleaned_data["client_token"],
+    )
+    messages.success(
+        request, f"{moved} IO needle(s) moved to {form.cleaned_data['location']}."
+    )
+    return redirect("attempts:board")
+
+
+@require_GET
+@role_required(CLINICIAN)
+def label(request, public_id):
+    """A printable label for the limb: times, site, needle, remove-by and a QR code to the record."""
+    attempt = _attempt_for(request.user, public_id)
+    url = request.build_absolute_uri(
+        reverse("attempts:attempt-detail", kwargs={"public_id": attempt.public_id})
+    )
+    qr = segno.make(url, error="m").svg_inline(
+        scale=3, title="Link to the attempt record"
+    )
+    return render(
+        request, "attempts/label.html", {"attempt": attempt, "qr": qr, "url": url}
     )

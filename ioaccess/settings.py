@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
                 "checklists.context_processors.content_notice",
+                "attempts.context_processors.removal_banner",
             ],
         },
     },

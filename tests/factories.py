@@ -1,5 +1,7 @@
 """Factories: valid objects by default, one factory per role."""
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -262,4 +264,34 @@ def choose_site_and_needle(attempt, side="left"):
         client_token=uuid.uuid4(),
         data={"needle": needle.pk},
     )
+    return attempt
+
+
+def needle_in_place(*, location=None, inserted=None, version=None, operator=None):
+    """A successful attempt whose IO needle went in at `inserted` (default: now)."""
+    import uuid
+
+    import time_machine
+    from django.utils import timezone
+
+    inserted = inserted or timezone.now()
+    episode = EpisodeFactory(
+        location=location or LocationFactory(),
+        **({"created_by": operator} if operator else {}),
+    )
+    with time_machine.travel(inserted - timedelta(minutes=3), tick=False):
+        attempt = choose_site_and_needle(
+            started_attempt(episode=episode, version=version)
+        )
+    with time_machine.travel(inserted, tick=False):
+        attempt.record_event(
+            kind="needle_in_bone", by=attempt.operator, client_token=uuid.uuid4()
+        )
+        attempt.record_event(
+            kind="outcome_recorded",
+            by=attempt.operator,
+            client_token=uuid.uuid4(),
+            data={"outcome": "success"},
+        )
+    attempt.refresh_from_db()
     return attempt

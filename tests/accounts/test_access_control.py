@@ -148,6 +148,19 @@ APP_ROWS = {
     "accounts:home": Row(allowed=ANY_SIGNED_IN),
     "attempts:home": Row(allowed=CLINICIAN.key),
     "attempts:attempt-start": Row(allowed=CLINICIAN.key),
+    "attempts:board": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
+    "attempts:removal-banner": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
+    "attempts:attempt-removal": Row(
+        allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
+    ),
+    "attempts:attempt-label": Row(allowed=CLINICIAN.key, make=lambda: attempt_kwargs()),
+    "attempts:attempt-transfer": Row(
+        allowed=CLINICIAN.key,
+        method="post",
+        ok_status=302,
+        make=lambda: attempt_kwargs(),
+        data=lambda: {"client_token": str(uuid4())},
+    ),
     "attempts:attempt-detail": Row(
         allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
     ),

@@ -93,11 +93,12 @@ def test_attempt_page_reads_a_fixed_number_of_queries(
         client_token=uuid.uuid4(),
     )
     url = reverse("attempts:attempt-detail", args=[attempt.public_id])
-    # Session, user, permissions (2), the reference-content notice, the attempt and (on the
+    # Session, user, permissions (2), the reference-content notice, the removal banner, the
+    # attempt and (on the
     # site card) the episode's earlier attempts; the first page of a published version also
     # reads its steps with their sources (2), sites, contraindications and needles, once.
-    with django_assert_num_queries(7 + 5):
+    with django_assert_num_queries(8 + 5):
         response = client.get(url)
     assert 'class="cite"' in response.text
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         client.get(url)

@@ -1,0 +1,182 @@
+"""The board of IO needles in place, the banner, removal, transfer and the label."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from attempts.models import AttemptEvent
+from attempts.reminders import send_due_reminders
+from tests.factories import LocationFactory, needle_in_place, published_version
+
+BOARD = reverse("attempts:board")
+
+
+@pytest.fixture
+def ward(clinician, bay):
+    """Three needles at the clinician's bay: in place, due soon and overdue."""
+    version = published_version()
+    now = timezone.now()
+    return {
+        "overdue": needle_in_place(
+            location=bay, version=version, inserted=now - timedelta(hours=25)
+        ),
+        "due_soon": needle_in_place(
+            location=bay, version=version, inserted=now - timedelta(hours=21)
+        ),
+        "in_place": needle_in_place(
+            location=bay, version=version, inserted=now - timedelta(hours=2)
+        ),
+    }
+
+
+@pytest.mark.django_db
+def test_board_shows_each_state_in_words_due_first(client, clinician, ward):
+    client.force_login(clinician)
+    text = client.get(BOARD).text
+    positions = [text.index(word) for word in ("Overdue", "Due soon", "In place")]
+    assert positions == sorted(positions)
+    assert "overdue by 1 h 00 min" in text
+    assert "2 h 59 min left" in text or "3 h 00 min left" in text
+    assert text.count(">Record removal<") == 3
+
+
+@pytest.mark.django_db
+def test_banner_on_clinician_pages_counts_overdue_and_due_soon(client, clinician, ward):
+    client.force_login(clinician)
+    for url in (reverse("attempts:home"), BOARD, reverse("checklists:reference")):
+        assert "1 IO needle overdue for removal · 1 due soon" in client.get(url).text
+    assert "overdue for removal" in client.get(reverse("attempts:removal-banner")).text
+
+
+@pytest.mark.django_db
+def test_banner_counts_only_the_users_locations(client, clinician, bay):
+    needle_in_place(
+        location=LocationFactory(name="ICU"),
+        inserted=timezone.now() - timedelta(hours=30),
+    )
+    client.force_login(clinician)
+    assert "overdue for removal" not in client.get(reverse("attempts:home")).text
+
+
+@pytest.mark.django_db
+def test_record_removal_stops_the_clock_and_the_needle_leaves_board_and_banner(
+    client, clinician, ward, time_machine
+):
+    client.force_login(clinician)
+    overdue = ward["overdue"]
+    time_machine.move_to(timezone.now(), tick=False)
+    page = client.get(reverse("attempts:attempt-removal", args=[overdue.public_id]))
+    assert "Do not rock the needle" in page.text or "Removal steps" in page.text
+    response = client.post(
+        reverse("attempts:attempt-removal", args=[overdue.public_id]),
+        {"client_token": str(uuid.uuid4()), "condition": "Clean, no swelling"},
+    )
+    assert response["Location"] == BOARD
+    overdue.refresh_from_db()
+    assert overdue.removed_at == timezone.now()
+    assert overdue.events.filter(kind=AttemptEvent.Kind.REMOVED).get().data[
+        "condition"
+    ] == ("Clean, no swelling")
+    board = client.get(BOARD).text
+    assert board.count(">Record removal<") == 2
+    assert "overdue for removal" not in board
+    assert "1 IO needle due soon for removal" in board
+
+
+@pytest.mark.django_db
+def test_removal_without_the_site_condition_is_refused_at_the_field(
+    client, clinician, ward
+):
+    client.force_login(clinician)
+    attempt = ward["in_place"]
+    response = client.post(
+        reverse("attempts:attempt-removal", args=[attempt.public_id]),
+        {"client_token": str(uuid.uuid4()), "condition": ""},
+    )
+    assert response.status_code == 422
+    assert "Describe the site after removal" in response.text
+    attempt.refresh_from_db()
+    assert attempt.removed_at is None
+
+
+@pytest.mark.django_db
+def test_a_removed_needle_never_appears_as_in_place(client, clinician, ward):
+    client.force_login(clinician)
+    removed = ward["overdue"]
+    removed.record_event(
+        kind=AttemptEvent.Kind.REMOVED, by=clinician, client_token=uuid.uuid4()
+    )
+    label = f"{removed.site.name}, left"
+    home = client.get(reverse("attempts:home")).text
+    board = client.get(BOARD).text
+    assert home.count("inserted") == 2
+    assert board.count(label) == 2
+    assert "overdue for removal" not in board
+    send_due_reminders(now=timezone.now())
+    assert removed.events.filter(kind=AttemptEvent.Kind.REMINDER_SENT).count() == 0
+    assert all(str(removed.public_id) not in message.body for message in mail.outbox)
+
+
+@pytest.mark.django_db
+def test_transfer_moves_the_patients_needles_and_the_reminders_follow(
+    client, clinician, ward
+):
+    client.force_login(clinician)
+    icu = LocationFactory(name="ICU", notify_email="icu@hospital.example")
+    overdue = ward["overdue"]
+    response = client.post(
+        reverse("attempts:attempt-transfer", args=[overdue.public_id]),
+        {"client_token": str(uuid.uuid4()), "location": icu.pk},
+    )
+    assert response["Location"] == BOARD
+    overdue.refresh_from_db()
+    assert overdue.location == icu
+    assert (
+        overdue.events.filter(kind=AttemptEvent.Kind.TRANSFERRED).get().data["to"]
+        == icu.pk
+    )
+    send_due_reminders(now=timezone.now())
+    assert any("icu@hospital.example" in message.to for message in mail.outbox)
+    assert client.get(BOARD).text.count(">Record removal<") == 2
+
+
+@pytest.mark.django_db
+def test_label_shows_the_times_and_a_qr_code_to_the_record(client, clinician, ward):
+    client.force_login(clinician)
+    attempt = ward["in_place"]
+    response = client.get(reverse("attempts:attempt-label", args=[attempt.public_id]))
+    local = timezone.localtime
+    assert local(attempt.inserted_at).strftime("%-d %b %Y %H:%M") in response.text
+    assert local(attempt.removal_due_at).strftime("%-d %b %Y %H:%M") in response.text
+    assert "Remove by" in response.text
+    assert "<svg" in response.text
+    assert "Link to the attempt record" in response.text
+
+
+@pytest.mark.django_db
+def test_board_poll_is_a_read_only_partial_whose_queries_do_not_grow(
+    client, clinician, bay
+):
+    client.force_login(clinician)
+    version = published_version()
+    for _ in range(3):
+        needle_in_place(location=bay, version=version)
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(BOARD, headers={"HX-Request": "true"})
+    assert response.text.lstrip().startswith('<div id="board-table"')
+    for _ in range(12):
+        needle_in_place(location=bay, version=version)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(BOARD, headers={"HX-Request": "true"})
+    assert response.text.count(">Record removal<") == 15
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert not any(
+        q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        for q in many.captured_queries
+    )
