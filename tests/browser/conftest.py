@@ -68,6 +68,14 @@ class PageProblems:
 
     def __init__(self):
         self.errors = []
+        self.expected = []
+
+    def expect(self, *fragments):
+        """Console errors a test provokes on purpose (e.g. a dropped connection)."""
+        self.expected.extend(fragments)
+
+    def unexpected(self):
+        return [e for e in self.errors if not any(f in e for f in self.expected)]
 
     def watch(self, page):
         page.add_init_script(REPORT_CSP_VIOLATIONS)
@@ -82,12 +90,17 @@ class PageProblems:
 
 
 @pytest.fixture
-def page(page):
+def page_problems():
+    return PageProblems()
+
+
+@pytest.fixture
+def page(page, page_problems):
     """pytest-playwright's page, failing the test on any console error or CSP violation."""
-    problems = PageProblems()
-    problems.watch(page)
+    page_problems.watch(page)
     yield page
-    assert problems.errors == [], "\n".join(problems.errors)
+    unexpected = page_problems.unexpected()
+    assert unexpected == [], "\n".join(unexpected)
 
 
 @pytest.fixture

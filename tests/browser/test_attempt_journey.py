@@ -131,3 +131,34 @@ def test_troubleshoot_is_one_tap_away_and_logs_what_was_done(page, live_server, 
 
     kinds = list(AttemptEvent.objects.values_list("kind", flat=True))
     assert kinds == ["started", "troubleshooting_opened", "troubleshooting_action"]
+
+
+def test_a_tap_that_does_not_reach_the_server_says_not_saved(
+    page, live_server, log_in, page_problems
+):
+    # htmx logs the failed request; the dropped request is what this test is about.
+    page_problems.expect("htmx:sendError", "htmx:afterRequest", "net::ERR_FAILED")
+    reference_version()
+    bay = LocationFactory(name="Resus 3")
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    log_in(page, clinician.username, PASSWORD)
+    page.get_by_role("link", name="Start IO attempt").click()
+    page.get_by_role("button", name="Adult: start").click()
+    expect(page.get_by_role("heading", name="Indication")).to_be_visible()
+
+    # The connection drops: the tap never reaches the server.
+    page.route("**/taps/**", lambda route: route.abort())
+    page.get_by_role("button", name="Indication met — continue").click()
+    expect(page.get_by_role("alert").filter(has_text="Not saved")).to_be_visible()
+    expect(page.get_by_role("heading", name="Indication")).to_be_visible()
+    assert list(AttemptEvent.objects.values_list("kind", flat=True)) == ["started"]
+
+    # Back online: the same tap saves, and the banner goes away.
+    page.unroute("**/taps/**")
+    page.get_by_role("button", name="Indication met — continue").click()
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
+    expect(
+        page.get_by_text("Not saved — check connection and tap again")
+    ).to_be_hidden()
+    assert AttemptEvent.objects.filter(kind="indication_confirmed").count() == 1
