@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from attempts.models import (
@@ -36,6 +37,19 @@ class TapForm(forms.Form):
     def event(self):
         """Keyword arguments for Attempt.record_event (besides who and the token)."""
         return {"kind": self.kind, "data": self.event_data()}
+
+    def record(self, attempt, *, by):
+        """Validate and record this tap on `attempt`; False, with the message on the form, if not."""
+        if not self.is_valid():
+            return False
+        try:
+            attempt.record_event(
+                by=by, client_token=self.cleaned_data["client_token"], **self.event()
+            )
+        except ValidationError as error:
+            self.add_error(None, error)
+            return False
+        return True
 
 
 class WeightField(forms.CharField):

@@ -2,7 +2,6 @@ import uuid
 
 import segno
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -142,17 +141,8 @@ def attempt_record(request, public_id, action):
     shown = request.POST.get("stage") or attempt.stage
     content = StageContent.load(attempt, now=timezone.now())
     form = tap_form(action, request.POST, attempt=attempt, content=content, stage=shown)
-    if form.is_valid():
-        try:
-            attempt.record_event(
-                by=request.user,
-                client_token=form.cleaned_data["client_token"],
-                **form.event(),
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
     is_troubleshooting = action.startswith("troubleshoot")
-    if form.is_valid():
+    if form.record(attempt, by=request.user):
         if not request.htmx:
             return redirect("attempts:attempt-detail", public_id=attempt.public_id)
         items = content.troubleshooting_items() if is_troubleshooting else None
@@ -269,22 +259,13 @@ def record_removal(request, public_id):
     attempt = _attempt_for(request.user, public_id)
     complications = _published_section_steps("complications")
     form = RemovalForm(request.POST or None, complications=complications)
-    if request.method == "POST" and form.is_valid():
-        try:
-            attempt.record_event(
-                by=request.user,
-                client_token=form.cleaned_data["client_token"],
-                **form.event(),
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(
-                request,
-                f"Removal recorded: {attempt.site.name}, {attempt.get_side_display().lower()} "
-                f"at {attempt.location}.",
-            )
-            return redirect("attempts:board")
+    if request.method == "POST" and form.record(attempt, by=request.user):
+        messages.success(
+            request,
+            f"Removal recorded: {attempt.site.name}, {attempt.get_side_display().lower()} "
+            f"at {attempt.location}.",
+        )
+        return redirect("attempts:board")
     context = {
         "attempt": attempt,
         "form": form,

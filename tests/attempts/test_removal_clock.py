@@ -7,29 +7,14 @@ import pytest
 from django.utils import timezone
 
 from attempts.models import REMOVAL_DEADLINE, Attempt, RemovalState
-from tests.factories import choose_site_and_needle, started_attempt
+from tests.factories import needle_in_place
 
 SECOND = timedelta(seconds=1)
 
 
 def inserted_at(moment):
     """A successful attempt whose needle went in at `moment` (the server clock at that time)."""
-    import time_machine
-
-    with time_machine.travel(moment - timedelta(minutes=5), tick=False):
-        attempt = choose_site_and_needle(started_attempt())
-    with time_machine.travel(moment, tick=False):
-        attempt.record_event(
-            kind="needle_in_bone", by=attempt.operator, client_token=uuid.uuid4()
-        )
-        attempt.record_event(
-            kind="outcome_recorded",
-            by=attempt.operator,
-            client_token=uuid.uuid4(),
-            data={"outcome": "success"},
-        )
-    attempt.refresh_from_db()
-    return attempt
+    return needle_in_place(inserted=moment)
 
 
 @pytest.mark.django_db
