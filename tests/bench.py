@@ -4,9 +4,14 @@ Replays a scripted, complete adult attempt many times through Django's test clie
 middleware and view stack, in-process: "server time") on a throwaway test database, then prints
 a plain-text report. Run from the repo root with the Makefile's TEST_ENV:
 
-    .venv/bin/python tests/bench.py [--attempts N]
+    .venv/bin/python tests/bench.py [--attempts N] [--board-requests N] [--sweep-needles N]
 
-Targets: median tap under 25 ms; attempt page with its CSS and JS under 60 KB gzip.
+Then (issue #6), on the same database: the needle board's htmx poll with 5 and with 500
+needles in place, and one removal-reminder sweep over 10 000 more needles in place.
+
+Targets: median tap under 25 ms; attempt page with its CSS and JS under 60 KB gzip; the
+board with 500 needles under 100 ms median, with as many SQL queries as with 5; the first
+sweep pass under 5 s.
 A missed target prints FAIL but still exits 0 (this is a report); a broken flow exits non-zero.
 """
 
@@ -18,8 +23,10 @@ import platform
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 import uuid
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from statistics import mean, median
@@ -45,6 +52,7 @@ from django.test.utils import (  # noqa: E402
     teardown_test_environment,
 )
 from django.urls import resolve, reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 TAP_TARGET_MS = 25.0
 WEIGHT_TARGET_BYTES = 60 * 1024
@@ -309,6 +317,374 @@ def print_report(*, attempts, warmup, times, swaps, queries, files):
     )
 
 
+# --- issue #6: the needle board under load, and one reminder sweep over many needles ---------
+
+BOARD_TARGET_MS = 100.0
+SWEEP_TARGET_S = 5.0
+BOARD_FIRST = 5  # needles on the board when its query count is first taken
+BOARD_NEEDLES = 500
+# No bulk-made needle is placed within this of a state boundary (due soon, overdue), so the
+# few seconds between two measurements never move one across it.
+BOUNDARY_MARGIN = timedelta(minutes=10)
+BULK_BATCH = 1000
+
+
+def bulk_needles(*, location, operator, version, ages, now):
+    """IO needles in place, inserted `ages` before `now`, made in bulk; returns how many.
+
+    Each gets its own episode and a successful attempt in aftercare as the bay leaves it (site
+    and needle from the published reference version), and the STARTED, NEEDLE_IN_BONE and
+    OUTCOME_RECORDED events that put it there. Far faster than tests.factories.needle_in_place.
+    """
+    from attempts.models import REMOVAL_DEADLINE, Attempt, AttemptEvent, Episode
+
+    site = version.sites.get(slug="proximal-humerus-adult")
+    needle = version.needle_sizes.get(hub_colour="blue")
+    first = Episode.objects.count()
+    inserted = [now - age for age in ages]
+    started = [at - timedelta(minutes=3) for at in inserted]
+    episodes = Episode.objects.bulk_create(
+        [
+            Episode(
+                location=location,
+                patient_reference=f"BENCH{first + index:06d}",
+                age_group="adult",
+                weight_kg=72,
+                context=Episode.Context.CARDIAC_ARREST,
+                created_at=started[index],
+                created_by=operator,
+            )
+            for index in range(len(ages))
+        ],
+        batch_size=BULK_BATCH,
+    )
+    attempts = Attempt.objects.bulk_create(
+        [
+            Attempt(
+                episode=episode,
+                number=1,
+                location=location,
+                checklist_version=version,
+                operator=operator,
+                stage=Attempt.Stage.AFTERCARE,
+                site=site,
+                side=Attempt.Side.LEFT if index % 2 else Attempt.Side.RIGHT,
+                needle=needle,
+                started_at=started[index],
+                inserted_at=inserted[index],
+                removal_due_at=inserted[index] + REMOVAL_DEADLINE,
+                outcome=Attempt.Outcome.SUCCESS,
+            )
+            for index, episode in enumerate(episodes)
+        ],
+        batch_size=BULK_BATCH,
+    )
+    if any(attempt.pk is None for attempt in attempts):
+        raise BenchError(f"bulk_create returned no primary keys on {connection.vendor}")
+    Kind = AttemptEvent.Kind
+    events = []
+    for index, attempt in enumerate(attempts):
+        for kind, at, data in (
+            (Kind.STARTED, started[index], {"version": version.number}),
+            (Kind.NEEDLE_IN_BONE, inserted[index], {}),
+            (Kind.OUTCOME_RECORDED, inserted[index], {"outcome": "success"}),
+        ):
+            events.append(
+                AttemptEvent(
+                    attempt=attempt,
+                    kind=kind,
+                    data=data,
+                    recorded_at=at,
+                    occurred_at=at,
+                    recorded_by=operator,
+                    client_token=uuid.uuid4(),
+                )
+            )
+    AttemptEvent.objects.bulk_create(events, batch_size=BULK_BATCH)
+    return len(attempts)
+
+
+def state_windows():
+    """(in place, due soon, overdue): the (youngest, oldest) insertion ages of each state,
+    kept BOUNDARY_MARGIN away from the boundaries; overdue up to 30 h."""
+    from attempts.models import REMOVAL_DEADLINE, removal_warning
+
+    due_soon_from = REMOVAL_DEADLINE - removal_warning()
+    margin = BOUNDARY_MARGIN
+    return (
+        (margin, due_soon_from - margin),
+        (due_soon_from + margin, REMOVAL_DEADLINE - margin),
+        (REMOVAL_DEADLINE + margin, timedelta(hours=30)),
+    )
+
+
+def spread(count, youngest, oldest):
+    """`count` insertion ages evenly spaced from youngest to oldest."""
+    if count < 1:
+        return []
+    step = (oldest - youngest) / count
+    return [youngest + step * (index + 0.5) for index in range(count)]
+
+
+def spread_over_states(count):
+    """`count` ages spread evenly over 0-30 h, each nudged out of the boundary margins."""
+    (_, in_place_end), (due_soon_start, due_soon_end), (overdue_start, _) = (
+        state_windows()
+    )
+    ages = spread(count, timedelta(0), timedelta(hours=30))
+    nudged = []
+    for age in ages:
+        if in_place_end < age < due_soon_start:
+            age = (
+                in_place_end
+                if age - in_place_end < due_soon_start - age
+                else due_soon_start
+            )
+        elif due_soon_end < age < overdue_start:
+            age = (
+                due_soon_end
+                if age - due_soon_end < overdue_start - age
+                else overdue_start
+            )
+        nudged.append(max(age, BOUNDARY_MARGIN))
+    return nudged
+
+
+def time_board(client, url, requests):
+    """(times in ms, SQL queries, last body, needle rows shown) of the htmx board partial.
+
+    One extra untimed request first counts the queries (and warms the template cache).
+    """
+    headers = {"HX-Request": "true"}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, headers=headers)
+    # Now: the next request's request_started signal empties the log this counts.
+    sql = len(queries)
+    expect(response, 200, "board (htmx)")
+    times = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        response = client.get(url, headers=headers)
+        times.append((time.perf_counter() - began) * 1000)
+        expect(response, 200, "board (htmx)")
+    content = response.content
+    if b"<html" in content.lower():
+        raise BenchError("the board answered an htmx request with a whole page")
+    rows = BodyRowCounter()
+    rows.feed(content.decode())
+    return times, sql, content, rows.count
+
+
+class BodyRowCounter(HTMLParser):
+    """Counts <tr> inside <tbody>: the board's needle rows, whatever their markup."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_body = False
+        self.count = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tbody":
+            self.in_body = True
+        elif tag == "tr" and self.in_body:
+            self.count += 1
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self.in_body = False
+
+
+def board_states(user):
+    """How many needles on the user's board are in place, due soon and overdue, now."""
+    from attempts.models import Attempt, RemovalState
+
+    now = timezone.now()
+    states = dict.fromkeys(RemovalState, 0)
+    for attempt in Attempt.objects.on_board().visible_to(user):
+        states[attempt.removal_state(now)] += 1
+    return states
+
+
+def board_section(client, version, location, requests):
+    """The board polled with 5, then 500, needles in place at the bench clinician's bay."""
+    from attempts.models import RemovalState
+    from tests.factories import LocationFactory
+
+    clinician = location.staff.get()
+    # The tap bench left its own needles in place at `location`: move the clinician to a
+    # bay of their own so that "My locations" shows exactly the needles made here.
+    bay = LocationFactory(name="Resus 2")
+    bay.staff.add(clinician)
+    location.staff.remove(clinician)
+    url = reverse("attempts:board")
+    rows = []
+    made = 0
+    built = 0.0
+    for target in (BOARD_FIRST, BOARD_NEEDLES):
+        began = time.perf_counter()
+        # The first few spread over all three states; the rest likewise.
+        made += bulk_needles(
+            location=bay,
+            operator=clinician,
+            version=version,
+            ages=spread_over_states(target - made),
+            now=timezone.now(),
+        )
+        built += time.perf_counter() - began
+        times, sql, content, shown = time_board(client, url, requests)
+        if shown != target:
+            raise BenchError(f"the board shows {shown} needles, not {target}")
+        rows.append((target, times, sql, content))
+
+    print()
+    print(
+        f"board: GET {url} with HX-Request: true (the 30 s poll's partial), "
+        f"{clinician.username}'s locations = {bay.name}"
+    )
+    print(
+        f"{'needles on board':<18}{'n':>5}{'median ms':>11}{'p95 ms':>9}{'SQL':>5}"
+        f"{'body B':>9}{'gzip B':>9}"
+    )
+    print("-" * 66)
+    for target, times, sql, content in rows:
+        packed = len(gzip.compress(content, GZIP_LEVEL, mtime=0))
+        print(
+            f"{target:<18}{len(times):>5}{median(times):>11.2f}"
+            f"{percentile(times, 0.95):>9.2f}{sql:>5}{len(content):>9}{packed:>9}"
+        )
+    print("-" * 66)
+    states = board_states(clinician)
+    footnote(
+        f"{BOARD_NEEDLES} needles: {states[RemovalState.IN_PLACE]} in place, "
+        f"{states[RemovalState.DUE_SOON]} due soon, {states[RemovalState.OVERDUE]} "
+        "overdue, inserted 0-30 h "
+        f"ago, bulk-created in {built:.2f} s; SQL: queries of one extra untimed "
+        "request; body B: the last timed response's bytes"
+    )
+    print()
+    first_sql = rows[0][2]
+    _, times, sql, _ = rows[-1]
+    verdict = "PASS" if first_sql == sql else "FAIL"
+    print(
+        f"{verdict}  board SQL queries per request: {first_sql} with {BOARD_FIRST} "
+        f"needles, {sql} with {BOARD_NEEDLES} (target: the same)"
+    )
+    board_median = median(times)
+    verdict = "PASS" if board_median < BOARD_TARGET_MS else "FAIL"
+    print(
+        f"{verdict}  median board with {BOARD_NEEDLES} needles {board_median:.2f} ms "
+        f"(target < {BOARD_TARGET_MS:.0f} ms)"
+    )
+    return bay, clinician
+
+
+def sweep_section(version, bay, clinician, needles):
+    """One removal-reminder pass over `needles` more needles in place (plus those already in)."""
+    from django.core import mail
+
+    from attempts.models import Attempt, RemovalReminder
+    from attempts.reminders import send_due_reminders
+
+    # setup_test_environment() already points every mailer at locmem; say so explicitly.
+    settings.MAILERS = {
+        "default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    }
+    not_due = round(needles * 0.9)
+    due_soon = (needles - not_due) // 2
+    overdue = needles - not_due - due_soon
+    in_place_window, due_soon_window, overdue_window = state_windows()
+    youngest, in_place_end = in_place_window
+    ages = (
+        spread(not_due, youngest, min(timedelta(hours=19), in_place_end))
+        + spread(due_soon, *due_soon_window)
+        + spread(overdue, *overdue_window)
+    )
+    began = time.perf_counter()
+    bulk_needles(
+        location=bay, operator=clinician, version=version, ages=ages, now=timezone.now()
+    )
+    built = time.perf_counter() - began
+
+    passes = []
+    for label in ("first", "second"):
+        mail.outbox = []
+        now = timezone.now()
+        in_place = Attempt.objects.in_place().count()
+        overdue_now, due_soon_now = Attempt.objects.removal_counts(now=now)
+        statements = [0]
+        with connection.execute_wrapper(counting(statements)):
+            began, cpu = time.perf_counter(), time.process_time()
+            result = send_due_reminders(now=now)
+            seconds = time.perf_counter() - began
+            cpu = time.process_time() - cpu
+        passes.append(
+            {
+                "label": label,
+                "in_place": in_place,
+                "due": (overdue_now, due_soon_now),
+                "seconds": seconds,
+                "cpu": cpu,
+                "sql": statements[0],
+                "result": result,
+                "emails": len(mail.outbox),
+            }
+        )
+    unsent = RemovalReminder.objects.unsent().count()
+
+    backend = settings.MAILERS["default"]["BACKEND"].rsplit(".", 2)[-2]
+    print()
+    print(
+        "removal sweep: one send_due_reminders(now=timezone.now()) per pass, "
+        f"email backend {backend}"
+    )
+    print(
+        f"{'pass':<7}{'in place':>9}{'overdue':>8}{'due soon':>9}{'seconds':>9}"
+        f"{'CPU s':>7}{'SQL':>7}{'created':>8}{'sent':>6}{'failed':>7}{'emails':>7}"
+    )
+    print("-" * 84)
+    for run in passes:
+        result = run["result"]
+        print(
+            f"{run['label']:<7}{run['in_place']:>9}{run['due'][0]:>8}{run['due'][1]:>9}"
+            f"{run['seconds']:>9.3f}{run['cpu']:>7.2f}{run['sql']:>7}{result.created:>8}"
+            f"{result.sent:>6}{result.failed:>7}{run['emails']:>7}"
+        )
+    print("-" * 84)
+    first = passes[0]
+    per_notice = first["seconds"] / max(first["result"].sent, 1) * 1000
+    statements = first["sql"] / max(first["result"].sent, 1)
+    footnote(
+        f"{needles} needles bulk-created in {built:.2f} s: {not_due} inserted under 19 h "
+        f"ago, {due_soon} due soon, {overdue} overdue, plus the board's and the tap "
+        "bench's needles. overdue, due soon: needles in each state at the pass's now; "
+        "CPU s: this process's CPU time, the rest is waiting (database, disk, other "
+        "processes); SQL: statements run; emails: messages in mail.outbox. First "
+        f"pass: {per_notice:.1f} ms and {statements:.1f} statements per notice sent; "
+        f"unsent notices left: {unsent}"
+    )
+    print()
+    verdict = "PASS" if first["seconds"] < SWEEP_TARGET_S else "FAIL"
+    print(
+        f"{verdict}  first sweep pass over {first['in_place']} needles in place "
+        f"{first['seconds']:.2f} s (target < {SWEEP_TARGET_S:.0f} s)"
+    )
+
+
+def footnote(text):
+    """A parenthesised note under a table, wrapped like the tap table's."""
+    print(textwrap.fill(f"({text})", width=78, subsequent_indent=" "))
+
+
+def counting(statements):
+    """A database execute wrapper that counts the statements run (without logging them)."""
+
+    def wrapper(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -317,9 +693,25 @@ def main():
     parser.add_argument(
         "--warmup", type=int, default=1, help="untimed attempts first (default 1)"
     )
+    parser.add_argument(
+        "--board-requests",
+        type=int,
+        default=30,
+        help="board polls to time, with 5 and with 500 needles (default 30)",
+    )
+    parser.add_argument(
+        "--sweep-needles",
+        type=int,
+        default=10000,
+        help="needles in place to add before the reminder sweep (default 10000)",
+    )
     args = parser.parse_args()
     if args.attempts < 1 or args.warmup < 0:
         parser.error("--attempts must be at least 1 and --warmup at least 0")
+    if args.board_requests < 1 or args.sweep_needles < 10:
+        parser.error(
+            "--board-requests must be at least 1 and --sweep-needles at least 10"
+        )
 
     setup_test_environment(debug=False)
     directory = use_private_test_database()
@@ -347,8 +739,10 @@ def main():
             queries=queries,
             files=files,
         )
+        bay, clinician = board_section(client, version, location, args.board_requests)
+        sweep_section(version, bay, clinician, args.sweep_needles)
     except BenchError as error:
-        print(f"bench: the scripted attempt failed: {error}", file=sys.stderr)
+        print(f"bench: a scripted step failed: {error}", file=sys.stderr)
         return 1
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
