@@ -683,6 +683,7 @@ class RemovalReminder(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_by = models.UUIDField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     failures = models.PositiveIntegerField(default=0, editable=False)
     last_error = models.TextField(blank=True, editable=False)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -26,6 +25,7 @@ from attempts.models import Attempt, AttemptEvent, RemovalReminder, removal_warn
 logger = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=5)
+CLAIM_BATCH = 200
 # Event tokens derived from the notice, so recording its event twice is impossible.
 REMINDER_TOKENS = uuid.UUID("7f1c1d52-5a43-4f7e-9d2b-3f0d6c1e9a10")
 
@@ -58,41 +58,61 @@ def create_due_reminders(*, now):
 def send_due_reminders(*, now):
     """One pass of the sweep (see the module docstring). Safe to run from several processes."""
     result = SweepResult(created=create_due_reminders(now=now))
-    for pk in list(
-        RemovalReminder.objects.claimable(now=now).values_list("pk", flat=True)
-    ):
-        claimed = (
-            RemovalReminder.objects.claimable(now=now)
-            .filter(pk=pk)
-            .update(claimed_until=now + CLAIM_LEASE)
-        )
-        if claimed != 1:
-            continue  # another sweeper has it
-        reminder = RemovalReminder.objects.select_related(
+    # One mail connection for the whole pass, not one per notice.
+    with mailers.default as connection:
+        while batch := _claim_batch(now=now):
+            for reminder in batch:
+                if not reminder.attempt.is_in_place:
+                    # Removed since the notice was made: a removed needle gets no reminder.
+                    reminder.delete()
+                    continue
+                try:
+                    _send(reminder, connection=connection)
+                except (OSError, ValueError, ConnectionError) as error:
+                    logger.exception(
+                        "Removal reminder %s not sent; will retry", reminder.pk
+                    )
+                    # Held until `now`, so this pass moves on and the next one retries it.
+                    RemovalReminder.objects.filter(pk=reminder.pk).update(
+                        claimed_until=now,
+                        failures=F("failures") + 1,
+                        last_error=repr(error)[:1000],
+                    )
+                    result.failed += 1
+                    continue
+                _mark_sent(reminder, now=now)
+                result.sent += 1
+    return result
+
+
+def _claim_batch(*, now):
+    """Claim up to CLAIM_BATCH unsent notices for this sweeper; another sweeper gets others.
+
+    The conditional UPDATE only takes rows that are still claimable when it runs, so two
+    sweepers racing for the same rows share them out instead of both sending them.
+    """
+    token = uuid.uuid4()
+    ids = list(
+        RemovalReminder.objects.claimable(now=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:CLAIM_BATCH]
+    )
+    if not ids:
+        return []
+    RemovalReminder.objects.claimable(now=now).filter(pk__in=ids).update(
+        claimed_until=now + CLAIM_LEASE, claimed_by=token
+    )
+    return list(
+        RemovalReminder.objects.filter(
+            claimed_by=token, sent_at__isnull=True
+        ).select_related(
             "attempt__location",
             "attempt__operator",
             "attempt__site",
             "attempt__needle",
             "attempt__episode",
-        ).get(pk=pk)
-        if not reminder.attempt.is_in_place:
-            # Removed since the notice was made: a removed needle never gets a reminder.
-            reminder.delete()
-            continue
-        try:
-            _send(reminder)
-        except (OSError, ValueError, ConnectionError) as error:
-            logger.exception("Removal reminder %s not sent; will retry", pk)
-            RemovalReminder.objects.filter(pk=pk).update(
-                claimed_until=None,
-                failures=F("failures") + 1,
-                last_error=repr(error)[:1000],
-            )
-            result.failed += 1
-            continue
-        _mark_sent(reminder, now=now)
-        result.sent += 1
-    return result
+        )
+    )
 
 
 def _recipients(reminder):
@@ -100,7 +120,7 @@ def _recipients(reminder):
     return [a for a in (attempt.location.notify_email, attempt.operator.email) if a]
 
 
-def _send(reminder):
+def _send(reminder, *, connection):
     attempt = reminder.attempt
     recipients = _recipients(reminder)
     if not recipients:
@@ -129,24 +149,24 @@ def _send(reminder):
             f"Record the removal: {url}",
         ]
     )
-    EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, recipients).send()
+    connection.send_messages(
+        [EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)]
+    )
 
 
 def _mark_sent(reminder, *, now):
+    """Mark the notice sent and record it on the attempt: two statements, one commit."""
     with transaction.atomic():
-        RemovalReminder.objects.filter(pk=reminder.pk).update(
-            sent_at=now, claimed_until=None
-        )
-        try:
-            reminder.attempt.record_event(
+        marked = RemovalReminder.objects.filter(
+            pk=reminder.pk, sent_at__isnull=True
+        ).update(sent_at=now, claimed_until=None)
+        if marked == 1:
+            # A reminder changes nothing of the attempt's projection: a plain append.
+            AttemptEvent.objects.create(
+                attempt=reminder.attempt,
                 kind=AttemptEvent.Kind.REMINDER_SENT,
-                by=None,
                 client_token=uuid.uuid5(REMINDER_TOKENS, str(reminder.pk)),
                 data={"reminder": reminder.kind, "to": _recipients(reminder)},
+                recorded_at=now,
                 occurred_at=now,
-            )
-        except ValidationError:
-            # Removed in the instant between sending and recording: the notice stays sent.
-            logger.warning(
-                "Reminder %s sent as the needle was being removed", reminder.pk
             )

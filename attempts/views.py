@@ -226,22 +226,29 @@ def board(request):
     if location and location.isdigit():
         needles = needles.filter(location_id=location)
     mine = set(Location.objects.filter(staff=request.user).values_list("pk", flat=True))
-    rows = [
-        {
-            "attempt": attempt,
-            "state": attempt.removal_state(now),
-            "left": attempt.removal_due_at - now,
-            "can_act": attempt.location_id in mine
-            and request.user.has_perm(CLINICIAN.permission),
-        }
-        for attempt in needles
-    ]
-    context = {
-        "rows": rows,
-        "hospital_wide": hospital_wide,
-        "locations": Location.objects.filter(is_active=True),
-        "now": now,
+    is_clinician = request.user.has_perm(CLINICIAN.permission)
+    # Five hundred rows: reverse each action once and fill in the attempt's id.
+    sentinel = "00000000-0000-0000-0000-000000000000"
+    urls = {
+        name: reverse(f"attempts:attempt-{name}", kwargs={"public_id": sentinel})
+        for name in ("removal", "label", "transfer")
     }
+    rows = []
+    for attempt in needles:
+        public_id = str(attempt.public_id)
+        rows.append(
+            {
+                "attempt": attempt,
+                "state": attempt.removal_state(now),
+                "left": attempt.removal_due_at - now,
+                "site": f"{attempt.site.name}, {attempt.get_side_display().lower()}",
+                "can_act": is_clinician and attempt.location_id in mine,
+                "urls": {
+                    name: url.replace(sentinel, public_id) for name, url in urls.items()
+                },
+            }
+        )
+    context = {"rows": rows, "hospital_wide": hospital_wide, "now": now}
     return render_page(request, "attempts/board.html", context, partial="board-table")
 
 
@@ -278,27 +285,26 @@ def record_removal(request, public_id):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @role_required(CLINICIAN)
 def transfer(request, public_id):
     """Move the patient's IO needles in place to another location; each move is an event."""
     attempt = _attempt_for(request.user, public_id)
-    form = TransferForm(
-        request.POST, attempt=attempt, locations=Location.objects.filter(is_active=True)
-    )
-    if not form.is_valid():
-        for error in form.errors.values():
-            messages.error(request, error[0])
+    locations = Location.objects.filter(is_active=True).exclude(pk=attempt.location_id)
+    form = TransferForm(request.POST or None, attempt=attempt, locations=locations)
+    if request.method == "POST" and form.is_valid():
+        location = form.cleaned_data["location"]
+        moved = attempt.episode.transfer_needles(
+            by=request.user, to=location, client_token=form.cleaned_data["client_token"]
+        )
+        messages.success(request, f"{moved} IO needle(s) moved to {location}.")
         return redirect("attempts:board")
-    moved = attempt.episode.transfer_needles(
-        by=request.user,
-        to=form.cleaned_data["location"],
-        client_token=form.cleaned_data["client_token"],
+    return render(
+        request,
+        "attempts/transfer.html",
+        {"attempt": attempt, "form": form},
+        status=422 if form.is_bound else 200,
     )
-    messages.success(
-        request, f"{moved} IO needle(s) moved to {form.cleaned_data['location']}."
-    )
-    return redirect("attempts:board")
 
 
 @require_GET

@@ -155,11 +155,7 @@ APP_ROWS = {
     ),
     "attempts:attempt-label": Row(allowed=CLINICIAN.key, make=lambda: attempt_kwargs()),
     "attempts:attempt-transfer": Row(
-        allowed=CLINICIAN.key,
-        method="post",
-        ok_status=302,
-        make=lambda: attempt_kwargs(),
-        data=lambda: {"client_token": str(uuid4())},
+        allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
     ),
     "attempts:attempt-detail": Row(
         allowed=CLINICIAN.key, make=lambda: attempt_kwargs()

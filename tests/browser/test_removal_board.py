@@ -42,7 +42,7 @@ def test_overdue_needle_removed_from_the_board_and_the_label_printed(
     expect(page.get_by_text("overdue by 2 h 00 min")).to_be_visible()
     assert_accessible(page)
 
-    site = f"{overdue.site.name} {overdue.get_side_display().lower()}"
+    site = f"{overdue.site.name}, {overdue.get_side_display().lower()}"
     page.get_by_role("link", name=f"Label: Resus 1, {site}").first.click()
     expect(page.get_by_text("Remove by")).to_be_visible()
     expect(page.locator(".label-qr svg")).to_be_visible()
