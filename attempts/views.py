@@ -213,6 +213,12 @@ def _published_section_steps(slug):
     )
 
 
+def _short_time(moment):
+    """ "24 Nov 14:05" in the hospital's time zone, without a template filter per cell."""
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%b %H:%M}"
+
+
 @require_GET
 @role_required(CLINICIAN, SUPERVISOR)
 def board(request):
@@ -242,6 +248,8 @@ def board(request):
                 "state": attempt.removal_state(now),
                 "left": attempt.removal_due_at - now,
                 "site": f"{attempt.site.name}, {attempt.get_side_display().lower()}",
+                "inserted": _short_time(attempt.inserted_at),
+                "due": _short_time(attempt.removal_due_at),
                 "can_act": is_clinician and attempt.location_id in mine,
                 "urls": {
                     name: url.replace(sentinel, public_id) for name, url in urls.items()
