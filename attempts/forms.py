@@ -403,6 +403,7 @@ class CorrectionForm(TapForm):
         ("weight_kg", "Weight"),
         ("side", "Side"),
         ("inserted_at", "Insertion time"),
+        ("removed_at", "Removal time"),
     )
     field = forms.ChoiceField(
         choices=FIELDS, error_messages={"invalid_choice": "Choose what to correct."}
@@ -412,6 +413,13 @@ class CorrectionForm(TapForm):
     )
     side = forms.ChoiceField(choices=[("", "—"), *Attempt.Side.choices], required=False)
     inserted_at = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+        ),
+        error_messages={"invalid": "Enter the date and time, e.g. 2026-11-24 14:05."},
+    )
+    removed_at = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(
             attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
@@ -438,7 +446,23 @@ class CorrectionForm(TapForm):
             self.add_error("side", "Choose the correct side.")
         if field == "inserted_at":
             self._clean_inserted_at(cleaned.get("inserted_at"))
+        if field == "removed_at":
+            self._clean_removed_at(cleaned.get("removed_at"))
         return cleaned
+
+    def _clean_removed_at(self, value):
+        if "removed_at" in self.errors:
+            return
+        if self.attempt.removed_at is None:
+            self.add_error("field", "There is no removal time to correct yet.")
+        elif value is None:
+            self.add_error("removed_at", "Enter the corrected removal time.")
+        elif value > timezone.now() + timedelta(minutes=1):
+            self.add_error("removed_at", "The removal time cannot be in the future.")
+        elif value < self.attempt.inserted_at:
+            self.add_error(
+                "removed_at", "The removal time cannot be before the insertion."
+            )
 
     def _clean_inserted_at(self, value):
         if "inserted_at" in self.errors:
@@ -461,23 +485,23 @@ class CorrectionForm(TapForm):
             "weight_kg": self.attempt.episode.weight_kg,
             "side": self.attempt.side,
             "inserted_at": self.attempt.inserted_at,
+            "removed_at": self.attempt.removed_at,
         }[field]
         new = self.cleaned_data[field]
         return {
             "field": field,
-            "old": None
-            if old is None
-            else str(old)
-            if field != "inserted_at"
-            else old.isoformat(),
-            "new": None
-            if new is None
-            else str(new)
-            if field != "inserted_at"
-            else new.isoformat(),
+            "old": _as_text(old),
+            "new": _as_text(new),
             "reason": self.cleaned_data["reason"].strip(),
             "later": field == "inserted_at" and new > self.attempt.inserted_at,
         }
+
+
+def _as_text(value):
+    """A corrected value as the event stores it: ISO for times, text otherwise."""
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def tap_form(action, data, *, attempt, content, stage):

@@ -384,13 +384,22 @@ class Attempt(models.Model):
         not fit the attempt's state.
         """
         data = data or {}
-        existing = AttemptEvent.objects.filter(client_token=client_token).first()
-        if existing is not None:
-            return existing.as_replay_of(attempt=self, kind=kind, data=data)
         try:
             with transaction.atomic():
-                # Lock the attempt: two tablets tapping at once are applied one after the other.
-                current = Attempt.objects.select_for_update().get(pk=self.pk)
+                # Lock the attempt, and in the same query ask whether this token was already
+                # used: two tablets tapping at once are applied one after the other, and a
+                # retry answers with what the first try recorded.
+                used = AttemptEvent.objects.filter(client_token=client_token).values(
+                    "pk"
+                )[:1]
+                current = (
+                    Attempt.objects.select_for_update(of=("self",))
+                    .annotate(replayed=models.Subquery(used))
+                    .get(pk=self.pk)
+                )
+                if current.replayed is not None:
+                    existing = AttemptEvent.objects.get(pk=current.replayed)
+                    return existing.as_replay_of(attempt=self, kind=kind, data=data)
                 current.check_allowed(kind, data)
                 event = AttemptEvent.objects.create(
                     attempt=current,

@@ -180,3 +180,43 @@ def test_board_poll_is_a_read_only_partial_whose_queries_do_not_grow(
         q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
         for q in many.captured_queries
     )
+
+
+@pytest.mark.django_db
+def test_removal_time_is_correctable_with_a_reason_and_the_original_stays(
+    client, clinician, ward, tap
+):
+    attempt = ward["in_place"]
+    removal = reverse("attempts:attempt-removal", args=[attempt.public_id])
+    client.post(removal, {"client_token": str(uuid.uuid4()), "condition": "Clean"})
+    attempt.refresh_from_db()
+    recorded = attempt.removed_at
+    earlier = timezone.localtime(recorded - timedelta(minutes=30)).strftime(
+        "%Y-%m-%dT%H:%M"
+    )
+
+    refused = tap(attempt, "correction", field="removed_at", removed_at=earlier)
+    assert refused.status_code == 422
+    assert "Give the reason for the correction." in refused.text
+    future = timezone.localtime(recorded + timedelta(hours=3)).strftime(
+        "%Y-%m-%dT%H:%M"
+    )
+    refused = tap(
+        attempt, "correction", field="removed_at", removed_at=future, reason="x"
+    )
+    assert "The removal time cannot be in the future." in refused.text
+
+    tap(
+        attempt,
+        "correction",
+        field="removed_at",
+        removed_at=earlier,
+        reason="Entered late",
+    )
+    attempt.refresh_from_db()
+    assert attempt.removed_at.strftime("%H:%M") == (
+        recorded - timedelta(minutes=30)
+    ).strftime("%H:%M")
+    assert attempt.events.get(kind=AttemptEvent.Kind.REMOVED).occurred_at == recorded
+    correction = attempt.events.get(kind=AttemptEvent.Kind.CORRECTION)
+    assert correction.data["reason"] == "Entered late"
