@@ -155,7 +155,11 @@ def test_unknown_step_or_a_step_of_another_card_is_refused(tap, attempt, version
     tap(attempt, "needle", needle=needle(version, "blue").pk, tissue="normal")
     before = snapshot(attempt)
     removal_step = version.steps.get(slug="rem-syringe").pk
-    for step in ("999999", removal_step):
+    newer = version.new_draft(author=ContentEditorFactory())
+    foreign_step = newer.steps.get(
+        slug="prep-support-limb"
+    ).pk  # same check, other version
+    for step in ("999999", removal_step, foreign_step):
         response = tap(attempt, "check", step=step, checked="on")
         assert response.status_code == 422
         assert "Tap one of the checks shown on this card." in response.text

@@ -220,3 +220,33 @@ def test_removal_time_is_correctable_with_a_reason_and_the_original_stays(
     assert attempt.events.get(kind=AttemptEvent.Kind.REMOVED).occurred_at == recorded
     correction = attempt.events.get(kind=AttemptEvent.Kind.CORRECTION)
     assert correction.data["reason"] == "Entered late"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("elapsed", "words"),
+    [
+        (timedelta(hours=19, minutes=59, seconds=59), "In place"),
+        (timedelta(hours=20), "Due soon"),
+        (timedelta(hours=23, minutes=59, seconds=59), "Due soon"),
+        (timedelta(hours=24), "Overdue"),
+    ],
+)
+@pytest.mark.parametrize("zone", ["Europe/London", "Europe/Berlin"])
+def test_board_state_at_the_boundaries_as_the_clock_moves(
+    client, clinician, bay, settings, time_machine, elapsed, words, zone
+):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = zone
+    settings.IOACCESS_REMOVAL_WARNING_HOURS = 4
+    # 28 March 2026 13:00 in Berlin; that night the clocks go forward an hour.
+    inserted = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    needle_in_place(location=bay, inserted=inserted)
+    time_machine.move_to(inserted + elapsed, tick=False)
+    client.force_login(clinician)
+    text = client.get(BOARD).text
+    states = {"In place", "Due soon", "Overdue"}
+    assert f"</span> {words}</span>" in text
+    for other in states - {words}:
+        assert f"</span> {other}</span>" not in text
