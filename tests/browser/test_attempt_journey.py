@@ -45,7 +45,7 @@ def test_complete_adult_attempt_in_few_taps_every_tap_saved(
     log_in(page, clinician.username, PASSWORD)
     tap = Taps(page)
 
-    tap(page.get_by_role("link", name="Start IO attempt"), records=False)
+    tap(page.get_by_role("button", name="Start IO attempt"), records=False)
     assert_accessible(page)
     page.get_by_label("Weight (kg)").fill("72")
     tap(page.get_by_role("button", name="Adult: start"))
@@ -118,7 +118,7 @@ def test_troubleshoot_is_one_tap_away_and_logs_what_was_done(page, live_server, 
     clinician = ClinicianFactory()
     bay.staff.add(clinician)
     log_in(page, clinician.username, PASSWORD)
-    page.get_by_role("link", name="Start IO attempt").click()
+    page.get_by_role("button", name="Start IO attempt").click()
     page.get_by_role("button", name="Child: start").click()
     expect(page.get_by_role("heading", name="Indication")).to_be_visible()
 
@@ -143,7 +143,7 @@ def test_a_tap_that_does_not_reach_the_server_says_not_saved(
     clinician = ClinicianFactory()
     bay.staff.add(clinician)
     log_in(page, clinician.username, PASSWORD)
-    page.get_by_role("link", name="Start IO attempt").click()
+    page.get_by_role("button", name="Start IO attempt").click()
     page.get_by_role("button", name="Adult: start").click()
     expect(page.get_by_role("heading", name="Indication")).to_be_visible()
 

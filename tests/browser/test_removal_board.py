@@ -49,7 +49,7 @@ def test_overdue_needle_removed_from_the_board_and_the_label_printed(
     assert_accessible(page)
     page.go_back()
 
-    page.get_by_role("link", name=f"Record removal: Resus 1, {site}").first.click()
+    page.get_by_role("button", name=f"Record removal: Resus 1, {site}").first.click()
     expect(page.get_by_role("heading", name="Remove the IO needle")).to_be_visible()
     assert_accessible(page)
     page.get_by_label("Site condition after removal").fill("Clean, no swelling")
