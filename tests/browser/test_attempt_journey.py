@@ -26,13 +26,16 @@ class Taps:
 
     def __call__(self, locator, *, records=True):
         before = AttemptEvent.objects.count()
-        locator.click()
         self.count += 1
-        if records:
-            # Wait for the swap, then check the server saved exactly one event for the tap.
-            self.page.wait_for_load_state("networkidle")
-            expect(self.page.locator(".htmx-request")).to_have_count(0)
-            assert AttemptEvent.objects.count() == before + 1, locator
+        if not records:
+            locator.click()
+            return
+        # Wait for the server's answer to the tap, then check it saved exactly one event.
+        with self.page.expect_response(lambda r: r.request.method == "POST") as answer:
+            locator.click()
+        assert answer.value.status in {200, 302}, answer.value.url
+        expect(self.page.locator(".htmx-request")).to_have_count(0)
+        assert AttemptEvent.objects.count() == before + 1, locator
 
 
 def test_complete_adult_attempt_in_few_taps_every_tap_saved(
@@ -124,7 +127,12 @@ def test_troubleshoot_is_one_tap_away_and_logs_what_was_done(page, live_server, 
 
     page.get_by_role("button", name="Troubleshoot").click()
     expect(page.get_by_role("heading", name="Troubleshooting")).to_be_visible()
-    page.get_by_role("button", name=re.compile("^Done: Pull the needle back")).click()
+    # Wait for the server's answer: the panel is on screen before and after the swap.
+    with page.expect_response(re.compile(r"/taps/troubleshoot-action/$")) as answer:
+        page.get_by_role(
+            "button", name=re.compile("^Done: Pull the needle back")
+        ).click()
+    assert answer.value.status == 200
     expect(page.get_by_role("heading", name="Troubleshooting")).to_be_visible()
     page.get_by_role("button", name="Close").click()
     expect(page.get_by_role("heading", name="Troubleshooting")).to_be_hidden()
