@@ -211,3 +211,28 @@ def test_each_admin_save_of_a_draft_is_kept_in_its_history(signed_in, draft):
         reverse("admin:checklists_checklistversion_history", args=[draft.pk])
     )
     assert history.status_code == 200
+
+
+@pytest.mark.django_db
+def test_swapping_two_step_positions_in_one_save_is_refused_with_a_message(
+    signed_in, draft
+):
+    # Each position is unique within its section, row by row: a swap in one save is refused at
+    # the form (never a server error) and nothing changes; editors go through a free position.
+    section = draft.sections.get()
+    second = StepFactory(
+        section=section, slug="second", text="Second step", position=900
+    )
+    first = draft.steps.get(slug="rem-no-rock")
+    first_position = first.position
+    page = signed_in.get(change_url(draft))
+    data = form_data(page.text, "checklistversion_form")
+    index = {data[f"steps-{i}-id"]: i for i in range(int(data["steps-TOTAL_FORMS"]))}
+    data[f"steps-{index[str(first.pk)]}-position"] = str(second.position)
+    data[f"steps-{index[str(second.pk)]}-position"] = str(first_position)
+    response = signed_in.post(change_url(draft), data)
+    assert response.status_code == 200
+    assert "Step with this Section and Position already exists." in response.text
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.position, second.position) == (first_position, 900)
