@@ -28,26 +28,25 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(group_for(role))
 
 
+def granting(role):
+    """A post-generation hook that puts the user in `role`'s group."""
+    return lambda user, create, extracted, **kwargs: user.groups.add(group_for(role))
+
+
 class ClinicianFactory(UserFactory):
     username = factory.Sequence(lambda n: f"clinician{n}")
-    roles = factory.PostGeneration(
-        lambda user, create, extracted, **kw: user.groups.add(group_for(CLINICIAN))
-    )
+    roles = factory.PostGeneration(granting(CLINICIAN))
 
 
 class SupervisorFactory(UserFactory):
     username = factory.Sequence(lambda n: f"supervisor{n}")
-    roles = factory.PostGeneration(
-        lambda user, create, extracted, **kw: user.groups.add(group_for(SUPERVISOR))
-    )
+    roles = factory.PostGeneration(granting(SUPERVISOR))
 
 
 class ContentEditorFactory(UserFactory):
     username = factory.Sequence(lambda n: f"editor{n}")
     is_staff = True
-    roles = factory.PostGeneration(
-        lambda user, create, extracted, **kw: user.groups.add(group_for(CONTENT_EDITOR))
-    )
+    roles = factory.PostGeneration(granting(CONTENT_EDITOR))
 
 
 class SuperuserFactory(UserFactory):
