@@ -1,35 +1,60 @@
-"""One form per tap. Each validates against what the page offered and says which event it records.
+"""One form per tap. Each parses what the page offered and says which event it records.
 
+The forms parse and check input against the content the card showed; whether the attempt's
+state allows the event is `flow.check`'s decision, made under the row lock in `record_event`.
 Messages speak to a clinician in a hurry: what is wrong and what to do.
 """
 
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils.html import format_html
 
-from attempts.models import (
-    MAX_PLAUSIBLE_WEIGHT_KG,
-    AgeGroup,
-    Attempt,
-    AttemptEvent,
-    Episode,
-)
+from attempts import flow
+from attempts.flow import MAX_PLAUSIBLE_WEIGHT_KG, Kind, Outcome, Stage
+from attempts.models import AgeGroup, Attempt, Episode
 
-Kind = AttemptEvent.Kind
 STALE_FORM = "This screen is out of date. Reload the page and tap again."
+TENTH = Decimal("0.1")
 
 
 class TapForm(forms.Form):
-    """Every recording form carries the token minted when it was rendered."""
+    """Every recording form carries the token minted when it was rendered, and the attempt's
+    revision when its card was drawn (so a tap from an out-of-date card is told apart)."""
 
     client_token = forms.UUIDField(
         widget=forms.HiddenInput,
         error_messages={"required": STALE_FORM, "invalid": STALE_FORM},
     )
+    revision = forms.IntegerField(
+        widget=forms.HiddenInput,
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        error_messages={
+            "invalid": STALE_FORM,
+            "min_value": STALE_FORM,
+            "max_value": STALE_FORM,
+        },
+    )
     kind = None
+    # Fields the card shows with their own label and message; the others' messages (hidden
+    # fields, a tapped button's value) show at the top of the card.
+    shown_fields = ()
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.prefix_for_ids}-%s")
+        super().__init__(*args, **kwargs)
+        self.refusal = None
+        # A tap that answers a card must say which revision of the card it came from.
+        answers_card = self.kind == Kind.OUTCOME_RECORDED or (
+            self.kind in flow.NEEDS_CURRENT_CARD
+        )
+        self.fields["revision"].required = answers_card
+        self.fields["revision"].error_messages["required"] = STALE_FORM
+
+    prefix_for_ids = "tap"
 
     def event_data(self):
         return {}
@@ -39,21 +64,46 @@ class TapForm(forms.Form):
         return {"kind": self.kind, "data": self.event_data()}
 
     def record(self, attempt, *, by):
-        """Validate and record this tap on `attempt`; False, with the message on the form, if not."""
+        """Validate and record this tap on `attempt`; False, with the reason on the form, if not.
+
+        `refusal` holds the message when the attempt's state refused the tap (the card was
+        out of date): nothing was recorded, and the page shows the current card.
+        """
         if not self.is_valid():
             return False
         try:
             attempt.record_event(
-                by=by, client_token=self.cleaned_data["client_token"], **self.event()
+                by=by,
+                client_token=self.cleaned_data["client_token"],
+                revision=self.cleaned_data.get("revision"),
+                **self.event(),
             )
+        except flow.Refused as refusal:
+            self.refusal = refusal.messages[0]
+            return False
         except ValidationError as error:
-            self.add_error(None, error)
+            self._add_errors(error)
             return False
         return True
 
+    def _add_errors(self, error):
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, errors in error.error_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
+
+    def top_errors(self):
+        """Messages for the top of the card: not tied to a field the card shows."""
+        messages = list(self.non_field_errors())
+        for name, errors in self.errors.items():
+            if name != "__all__" and name not in self.shown_fields:
+                messages += [e for e in errors if e not in messages]
+        return messages
+
 
 class WeightField(forms.CharField):
-    """Weight in kg; a decimal comma is accepted (70,5 is 70.5)."""
+    """Weight in kg to one decimal; a decimal comma is accepted (70,5 is 70.5)."""
 
     def to_python(self, value):
         value = (
@@ -72,25 +122,65 @@ class WeightField(forms.CharField):
             raise forms.ValidationError(
                 "Enter the weight in kg as a number, e.g. 72 or 72.5.", code="invalid"
             ) from None
-        if not weight.is_finite() or weight <= 0:
-            raise forms.ValidationError("Enter a weight above 0 kg.", code="min_value")
+        if not weight.is_finite():
+            raise forms.ValidationError(
+                "Enter the weight in kg as a number, e.g. 72 or 72.5.", code="invalid"
+            )
         if weight > MAX_PLAUSIBLE_WEIGHT_KG:
             raise forms.ValidationError(
                 "That is more than any patient weighs: check the number (in kg).",
                 code="max_value",
             )
-        return weight.quantize(Decimal("0.1"))
+        # Checked after rounding to what is stored: 0.04 kg would be kept as 0.0.
+        if weight.quantize(TENTH) < TENTH:
+            raise forms.ValidationError(
+                "Enter a weight of at least 0.1 kg.", code="min_value"
+            )
+        return weight.quantize(TENTH)
 
 
 class StartForm(TapForm):
     """The Start card: location, age group, weight (or empty for unknown), reference, context."""
 
+    prefix_for_ids = "start"
+    shown_fields = (
+        "location",
+        "weight_kg",
+        "patient_reference",
+        "context",
+        "age_group",
+    )
     location = forms.ModelChoiceField(
         queryset=None,
         empty_label=None,
         error_messages={
             "required": "Choose the location.",
             "invalid_choice": "Choose one of your locations.",
+        },
+    )
+    weight_kg = WeightField(
+        label="Weight (kg)",
+        required=False,
+        help_text="Leave empty if unknown. 70,5 and 70.5 both work.",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    patient_reference = forms.CharField(
+        label="Patient reference (optional)",
+        required=False,
+        max_length=64,
+        error_messages={
+            "max_length": "Keep the reference to 64 characters (an MRN or a trauma alias)."
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    context = forms.ChoiceField(
+        label="Situation",
+        choices=Episode.Context.choices,
+        initial=Episode.Context.CARDIAC_ARREST,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose the situation.",
+            "invalid_choice": "Choose one of the situations shown.",
         },
     )
     age_group = forms.ChoiceField(
@@ -100,31 +190,48 @@ class StartForm(TapForm):
             "invalid_choice": "Choose adult or child.",
         },
     )
-    weight_kg = WeightField(
-        label="Weight (kg)",
-        required=False,
-        help_text="Leave empty if unknown.",
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )
-    patient_reference = forms.CharField(
-        label="Patient reference (optional)",
-        required=False,
-        max_length=64,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-    context = forms.ChoiceField(
-        choices=Episode.Context.choices,
-        initial=Episode.Context.CARDIAC_ARREST,
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": "Choose the situation.",
-            "invalid_choice": "Choose one of the situations shown.",
-        },
-    )
 
     def __init__(self, *args, locations, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["location"].queryset = locations
+
+    def start(self, *, by, version):
+        """Open the episode and its first attempt; None, with the message on the form, if not."""
+        if not self.is_valid():
+            return None
+        data = self.cleaned_data
+        try:
+            return Episode.open(
+                by=by,
+                version=version,
+                client_token=data["client_token"],
+                location=data["location"],
+                age_group=data["age_group"],
+                weight_kg=data["weight_kg"],
+                patient_reference=data["patient_reference"].strip(),
+                context=data["context"],
+            )
+        except ValidationError as error:
+            self._add_errors(error)
+            return None
+
+
+class NextAttemptForm(TapForm):
+    """After a failed attempt: the next attempt of the same episode."""
+
+    def start(self, attempt, *, by, version):
+        if not self.is_valid():
+            return None
+        if attempt.outcome != Outcome.FAILED:
+            self.refusal = flow.STALE
+            return None
+        try:
+            return attempt.episode.start_attempt(
+                by=by, version=version, client_token=self.cleaned_data["client_token"]
+            )
+        except ValidationError as error:
+            self._add_errors(error)
+            return None
 
 
 class IndicationForm(TapForm):
@@ -175,14 +282,22 @@ class SiteForm(TapForm):
 
 
 class ScreenForm(TapForm):
-    """The per-limb contraindication screen: anything ticked needs a reason to go ahead."""
+    """The per-limb contraindication screen.
+
+    "Do not use" ticked: the only way on is another site. "Avoid unless no alternative"
+    ticked: going ahead needs a reason, and the attempt is flagged for review (design §4).
+    """
 
     kind = Kind.CONTRAINDICATIONS_SCREENED
+    prefix_for_ids = "screen"
+    shown_fields = ("present", "override_reason")
     present = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple
+        label="Tick anything present at this limb",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     override_reason = forms.CharField(
-        label="Reason to go ahead at this site",
+        label="Reason to go ahead at this site (only for “avoid unless no alternative”)",
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -192,7 +307,16 @@ class ScreenForm(TapForm):
         super().__init__(*args, **kwargs)
         self.contraindications = {str(item.pk): item for item in contraindications}
         self.fields["present"].choices = [
-            (pk, item.text) for pk, item in self.contraindications.items()
+            (
+                pk,
+                format_html(
+                    '{} <span class="tag {}">{}</span>',
+                    item.text,
+                    "tag-critical" if _forbids(item) else "tag-warning",
+                    item.get_severity_display(),
+                ),
+            )
+            for pk, item in self.contraindications.items()
         ]
         self.fields["present"].error_messages["invalid_choice"] = (
             "Tick only the contraindications shown."
@@ -200,10 +324,19 @@ class ScreenForm(TapForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("present") and not cleaned.get("override_reason", "").strip():
+        present = [self.contraindications[pk] for pk in cleaned.get("present", ())]
+        if forbidding := [item for item in present if _forbids(item)]:
+            self.add_error(
+                "present",
+                "Do not use this site ("
+                + "; ".join(item.text for item in forbidding)
+                + "). Choose another site.",
+            )
+        elif present and not cleaned.get("override_reason", "").strip():
             self.add_error(
                 "override_reason",
-                "A contraindication is ticked: choose another site, or give the reason to go ahead here.",
+                "A contraindication is ticked: choose another site, or give the reason "
+                "to go ahead here.",
             )
         return cleaned
 
@@ -216,18 +349,32 @@ class ScreenForm(TapForm):
         }
 
 
+def _forbids(contraindication):
+    return contraindication.severity == contraindication.Severity.DO_NOT_USE
+
+
 class NeedleForm(TapForm):
     """A needle of this version; one other than the suggestion needs a reason."""
 
     kind = Kind.NEEDLE_CHOSEN
+    prefix_for_ids = "needle"
+    shown_fields = ("needle", "reason")
     TISSUE_CHOICES = (("normal", "Normal"), ("deep", "Significant overlying tissue"))
-    needle = forms.IntegerField(
+    needle = forms.TypedChoiceField(
+        label="Needle",
+        coerce=int,
+        widget=forms.RadioSelect,
         error_messages={
             "required": "Choose a needle.",
-            "invalid": "Choose one of the needles shown.",
-        }
+            "invalid_choice": "Choose one of the needles shown.",
+        },
     )
-    tissue = forms.ChoiceField(choices=TISSUE_CHOICES, initial="normal")
+    tissue = forms.ChoiceField(
+        choices=TISSUE_CHOICES,
+        initial="normal",
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": STALE_FORM, "required": STALE_FORM},
+    )
     reason = forms.CharField(
         label="Reason for another needle",
         required=False,
@@ -239,16 +386,14 @@ class NeedleForm(TapForm):
         super().__init__(*args, **kwargs)
         self.needles = {needle.pk: needle for needle in needles}
         self.suggest = suggest
-
-    def clean_needle(self):
-        needle = self.needles.get(self.cleaned_data["needle"])
-        if needle is None:
-            raise forms.ValidationError("Choose one of the needles shown.")
-        return needle
+        self.fields["needle"].choices = [
+            (needle.pk, f"{needle} — {needle.band_label}") for needle in needles
+        ]
 
     def clean(self):
         cleaned = super().clean()
-        needle, tissue = cleaned.get("needle"), cleaned.get("tissue")
+        needle = self.needles.get(cleaned.get("needle"))
+        tissue = cleaned.get("tissue")
         if needle and tissue:
             suggested = self.suggest(tissue)
             cleaned["suggested"] = suggested
@@ -263,10 +408,11 @@ class NeedleForm(TapForm):
         return cleaned
 
     def event_data(self):
+        needle = self.needles[self.cleaned_data["needle"]]
         suggested = self.cleaned_data["suggested"]
         return {
-            "needle": self.cleaned_data["needle"].pk,
-            "needle_name": str(self.cleaned_data["needle"]),
+            "needle": needle.pk,
+            "needle_name": str(needle),
             "tissue": self.cleaned_data["tissue"],
             "suggested": suggested.pk if suggested else None,
             "reason": self.cleaned_data["reason"].strip(),
@@ -310,8 +456,9 @@ class ChecksDoneForm(TapForm):
     all_confirmed = forms.BooleanField(required=False)
 
     def __init__(self, *args, kind, steps, ticked, **kwargs):
+        self.kind = kind
         super().__init__(*args, **kwargs)
-        self.kind, self.steps, self.ticked = kind, list(steps), set(ticked)
+        self.steps, self.ticked = list(steps), set(ticked)
 
     def event_data(self):
         if self.cleaned_data["all_confirmed"]:
@@ -323,35 +470,25 @@ class ChecksDoneForm(TapForm):
 
 
 class OutcomeForm(TapForm):
+    """Success (from the outcome card), or stop: failed or abandoned, with the reason."""
+
     kind = Kind.OUTCOME_RECORDED
+    prefix_for_ids = "outcome"
+    shown_fields = ("reason",)
     outcome = forms.ChoiceField(
-        choices=[
-            (value, label)
-            for value, label in Attempt.Outcome.choices
-            if value != "in_progress"
-        ],
+        choices=[(o.value, o.label) for o in Outcome if o != Outcome.IN_PROGRESS],
         error_messages={
             "required": "Choose the outcome.",
             "invalid_choice": "Choose success, failed or abandoned.",
         },
     )
     reason = forms.CharField(
-        label="Why it failed",
+        label="Why it failed or was abandoned",
         required=False,
         max_length=500,
+        error_messages={"max_length": "Keep the reason to 500 characters."},
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-
-    def clean(self):
-        cleaned = super().clean()
-        if (
-            cleaned.get("outcome") == Attempt.Outcome.FAILED
-            and not cleaned.get("reason", "").strip()
-        ):
-            self.add_error(
-                "reason", "Say briefly why it failed (e.g. no flow, extravasation)."
-            )
-        return cleaned
 
     def event_data(self):
         return {
@@ -368,6 +505,7 @@ class TroubleshootOpenForm(TapForm):
         self.stage = stage
 
     def event_data(self):
+        # The stage the server holds, never one the page posts.
         return {"stage": self.stage}
 
 
@@ -396,9 +534,15 @@ class TroubleshootActionForm(TapForm):
 
 
 class CorrectionForm(TapForm):
-    """Amend weight, side or insertion time, with a reason; the original stays in the record."""
+    """Amend weight, side, insertion or removal time, with a reason; the original stays.
+
+    This form only reads the input; which corrections the record accepts is
+    `flow.check_correction`'s rule, applied under the row lock.
+    """
 
     kind = Kind.CORRECTION
+    prefix_for_ids = "correction"
+    shown_fields = ("field", "weight_kg", "side", "inserted_at", "removed_at", "reason")
     FIELDS = (
         ("weight_kg", "Weight"),
         ("side", "Side"),
@@ -406,13 +550,26 @@ class CorrectionForm(TapForm):
         ("removed_at", "Removal time"),
     )
     field = forms.ChoiceField(
-        choices=FIELDS, error_messages={"invalid_choice": "Choose what to correct."}
+        label="What to correct",
+        choices=[("", "— choose —"), *FIELDS],
+        error_messages={
+            "required": "Choose what to correct.",
+            "invalid_choice": "Choose what to correct.",
+        },
     )
     weight_kg = WeightField(
-        required=False, widget=forms.TextInput(attrs={"inputmode": "decimal"})
+        label="Correct weight (kg)",
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    side = forms.ChoiceField(choices=[("", "—"), *Attempt.Side.choices], required=False)
+    side = forms.ChoiceField(
+        label="Correct side",
+        choices=[("", "—"), *Attempt.Side.choices],
+        required=False,
+        error_messages={"invalid_choice": "Choose left or right."},
+    )
     inserted_at = forms.DateTimeField(
+        label="Correct insertion time",
         required=False,
         widget=forms.DateTimeInput(
             attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
@@ -420,6 +577,7 @@ class CorrectionForm(TapForm):
         error_messages={"invalid": "Enter the date and time, e.g. 2026-11-24 14:05."},
     )
     removed_at = forms.DateTimeField(
+        label="Correct removal time",
         required=False,
         widget=forms.DateTimeInput(
             attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
@@ -427,86 +585,33 @@ class CorrectionForm(TapForm):
         error_messages={"invalid": "Enter the date and time, e.g. 2026-11-24 14:05."},
     )
     reason = forms.CharField(
+        label="Reason for the correction",
         required=False,
         max_length=500,
+        error_messages={"max_length": "Keep the reason to 500 characters."},
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Reason for the correction",
     )
 
     def __init__(self, *args, attempt, **kwargs):
         super().__init__(*args, **kwargs)
-        self.attempt = attempt
-
-    def clean(self):
-        cleaned = super().clean()
-        field = cleaned.get("field")
-        if not cleaned.get("reason", "").strip():
-            self.add_error("reason", "Give the reason for the correction.")
-        if field == "side" and not cleaned.get("side"):
-            self.add_error("side", "Choose the correct side.")
-        if field == "inserted_at":
-            self._clean_inserted_at(cleaned.get("inserted_at"))
-        if field == "removed_at":
-            self._clean_removed_at(cleaned.get("removed_at"))
-        return cleaned
-
-    def _clean_removed_at(self, value):
-        if "removed_at" in self.errors:
-            return
-        if self.attempt.removed_at is None:
-            self.add_error("field", "There is no removal time to correct yet.")
-        elif value is None:
-            self.add_error("removed_at", "Enter the corrected removal time.")
-        elif value > timezone.now() + timedelta(minutes=1):
-            self.add_error("removed_at", "The removal time cannot be in the future.")
-        elif value < self.attempt.inserted_at:
-            self.add_error(
-                "removed_at", "The removal time cannot be before the insertion."
-            )
-
-    def _clean_inserted_at(self, value):
-        if "inserted_at" in self.errors:
-            return
-        if not self.attempt.is_inserted:
-            self.add_error("field", "There is no insertion time to correct yet.")
-        elif value is None:
-            self.add_error("inserted_at", "Enter the corrected insertion time.")
-        elif value > timezone.now() + timedelta(minutes=1):
-            self.add_error("inserted_at", "The insertion time cannot be in the future.")
-        elif value < self.attempt.started_at - timedelta(minutes=1):
-            self.add_error(
-                "inserted_at",
-                "The insertion time cannot be before the attempt started.",
-            )
+        if attempt.removed_at is None:
+            self.fields["field"].choices = self.fields["field"].choices[:-1]
 
     def event_data(self):
         field = self.cleaned_data["field"]
-        old = {
-            "weight_kg": self.attempt.episode.weight_kg,
-            "side": self.attempt.side,
-            "inserted_at": self.attempt.inserted_at,
-            "removed_at": self.attempt.removed_at,
-        }[field]
-        new = self.cleaned_data[field]
         return {
             "field": field,
-            "old": _as_text(old),
-            "new": _as_text(new),
+            "new": flow.as_text(self.cleaned_data[field]),
             "reason": self.cleaned_data["reason"].strip(),
-            "later": field == "inserted_at" and new > self.attempt.inserted_at,
         }
 
 
-def _as_text(value):
-    """A corrected value as the event stores it: ISO for times, text otherwise."""
-    if value is None:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+def tap_form(action, data, *, attempt, content):
+    """The form for one tap on the attempt page, bound to `data` (None: unbound).
 
-
-def tap_form(action, data, *, attempt, content, stage):
-    """The form for one tap on the attempt page, bound to `data` (None: unbound)."""
-    check_steps = content.check_steps_for(stage)
+    What a card's checks are comes from the attempt's stage as the server holds it.
+    """
+    check_steps = content.check_steps_for(attempt.stage)
     builders = {
         "indication": lambda: IndicationForm(data),
         "site": lambda: SiteForm(data, sites=content.sites),
@@ -533,7 +638,7 @@ def tap_form(action, data, *, attempt, content, stage):
             ticked=content.ticked,
         ),
         "outcome": lambda: OutcomeForm(data),
-        "troubleshoot": lambda: TroubleshootOpenForm(data, stage=stage),
+        "troubleshoot": lambda: TroubleshootOpenForm(data, stage=attempt.stage),
         "troubleshoot-action": lambda: TroubleshootActionForm(
             data, items=content.troubleshooting_items()
         ),
@@ -556,24 +661,54 @@ TAP_ACTIONS = (
     "troubleshoot-action",
     "correction",
 )
+# The card a tap's answer belongs on, where it differs from the attempt's own stage: a 422
+# shows the form again there, with the message at its field.
+ACTION_CARD = {"site": Stage.SITE, "needle": Stage.NEEDLE}
+
+
+def card_forms(attempt, content, shown):
+    """Unbound forms for the fields `shown`'s card draws (Django renders them)."""
+    forms_ = {}
+    if shown == Stage.SCREEN and attempt.site_id:
+        items, pre_ticked, _ = content.screen_for(attempt.site)
+        forms_["screen"] = ScreenForm(
+            contraindications=items, initial={"present": [str(pk) for pk in pre_ticked]}
+        )
+    elif shown == Stage.NEEDLE:
+        forms_["needle"] = NeedleForm(
+            needles=content.needles, suggest=content.suggest_needle
+        )
+    elif shown in (Stage.OUTCOME, flow.STOP_CARD):
+        forms_["outcome"] = OutcomeForm()
+    if attempt.is_inserted or attempt.is_finished:
+        forms_["correction"] = CorrectionForm(attempt=attempt)
+    return forms_
 
 
 class RemovalForm(TapForm):
-    """Record removal: the site's condition and any complications (from the published list)."""
+    """Record removal: the site's condition and any complications (the attempt's version)."""
 
     kind = Kind.REMOVED
+    prefix_for_ids = "removal"
+    shown_fields = ("condition", "complications", "other_complication")
     condition = forms.CharField(
         label="Site condition after removal",
         max_length=200,
         error_messages={
-            "required": "Describe the site after removal (e.g. clean, no swelling)."
+            "required": "Describe the site after removal (e.g. clean, no swelling).",
+            "max_length": "Keep the description to 200 characters.",
         },
     )
     complications = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple
+        label="Complications seen (if any)",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     other_complication = forms.CharField(
-        label="Other complication", required=False, max_length=200
+        label="Other complication",
+        required=False,
+        max_length=200,
+        error_messages={"max_length": "Keep it to 200 characters."},
     )
 
     def __init__(self, *args, complications, **kwargs):
@@ -600,11 +735,16 @@ class RemovalForm(TapForm):
 class TransferForm(TapForm):
     """Move the patient's IO needles to another location."""
 
-    kind = Kind.TRANSFERRED
+    prefix_for_ids = "transfer"
+    shown_fields = ("location",)
     location = forms.ModelChoiceField(
+        label="Move to",
         queryset=None,
         empty_label=None,
-        error_messages={"invalid_choice": "Choose one of the locations shown."},
+        error_messages={
+            "required": "Choose the location.",
+            "invalid_choice": "Choose one of the locations shown.",
+        },
     )
 
     def __init__(self, *args, attempt, locations, **kwargs):
@@ -618,10 +758,16 @@ class TransferForm(TapForm):
             raise forms.ValidationError("The patient is already at this location.")
         return location
 
-    def event_data(self):
-        location = self.cleaned_data["location"]
-        return {
-            "from": self.attempt.location_id,
-            "to": location.pk,
-            "to_name": location.name,
-        }
+    def transfer(self, *, by):
+        """Move the needles; the number moved, or None with the message on the form."""
+        if not self.is_valid():
+            return None
+        try:
+            return self.attempt.episode.transfer_needles(
+                by=by,
+                to=self.cleaned_data["location"],
+                client_token=self.cleaned_data["client_token"],
+            )
+        except ValidationError as error:
+            self._add_errors(error)
+            return None

@@ -6,8 +6,7 @@ inserted_at, outcome …) are kept in the same transaction as the event that cha
 
 import json
 import uuid
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,11 +15,16 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from attempts import flow
+from attempts.flow import MAX_PLAUSIBLE_WEIGHT_KG, REMOVAL_DEADLINE
 from checklists.models import ChecklistVersion, NeedleSize, Site, Step
 
-# The hard rule of the product: an IO needle comes out within 24 hours of insertion
-# [seed: Procedure/application]; a named constant, never a setting or editable content.
-REMOVAL_DEADLINE = timedelta(hours=24)
+__all__ = ["MAX_PLAUSIBLE_WEIGHT_KG", "REMOVAL_DEADLINE"]
+
+REUSED_FORM = (
+    "This form was already used to record something else. "
+    "Reload the page and tap again."
+)
 
 
 def removal_warning():
@@ -34,10 +38,6 @@ class RemovalState(models.TextChoices):
     IN_PLACE = "in_place", "In place"
     DUE_SOON = "due_soon", "Due soon"
     OVERDUE = "overdue", "Overdue"
-
-
-# A data-entry bound, not clinical guidance: above any human weight ever recorded (635 kg).
-MAX_PLAUSIBLE_WEIGHT_KG = Decimal(700)
 
 
 class Location(models.Model):
@@ -114,81 +114,142 @@ class Episode(models.Model):
             or f"{self.location} {self.created_at:%Y-%m-%d %H:%M}"
         )
 
+    def facts(self):
+        """What the STARTED event keeps of the episode, so the log alone tells the story."""
+        return _as_json(
+            {
+                "location": self.location_id,
+                "age_group": self.age_group,
+                "weight_kg": self.weight_kg,
+                "context": self.context,
+                "patient_reference": self.patient_reference,
+            }
+        )
+
     @classmethod
     def open(cls, *, by, version, client_token, **fields):
-        """A new episode and its first attempt; a retried Start returns the attempt it made."""
-        replay = AttemptEvent.objects.filter(client_token=client_token).select_related(
-            "attempt"
-        )
-        if (existing := replay.first()) is not None:
-            if existing.kind != AttemptEvent.Kind.STARTED:
-                raise ValidationError(
-                    "This form was already used to record something else. Reload the page."
+        """A new episode and its first attempt; a retried Start returns the attempt it made.
+
+        The same token with other facts (another patient, another weight) is refused.
+        """
+        episode = cls(created_by=by, **fields)
+        episode.full_clean()
+        if (replayed := _started_by(client_token, facts=episode.facts())) is not None:
+            return replayed
+        try:
+            with transaction.atomic():
+                episode.save()
+                return episode.start_attempt(
+                    by=by, version=version, client_token=client_token
                 )
-            return existing.attempt
-        with transaction.atomic():
-            episode = cls(created_by=by, **fields)
-            episode.full_clean()
-            episode.save()
-            return episode.start_attempt(
-                by=by, version=version, client_token=client_token
-            )
+        except IntegrityError:
+            # The same Start won a race from another request: answer with its attempt.
+            replayed = _started_by(client_token, facts=episode.facts())
+            if replayed is None:
+                raise
+            return replayed
 
     def transfer_needles(self, *, by, to, client_token):
         """Move every IO needle in place of this patient to `to`; returns how many moved.
 
-        Each needle gets its own TRANSFERRED event, its token derived from the request's.
+        One transaction under the episode's lock; each needle gets its own TRANSFERRED event.
+        A retried request answers what it did the first time; the same token sent to another
+        location is refused.
         """
-        moved = 0
-        for attempt in self.attempts.in_place().exclude(location=to):
-            attempt.record_event(
-                kind=AttemptEvent.Kind.TRANSFERRED,
-                by=by,
-                client_token=uuid.uuid5(client_token, str(attempt.pk)),
-                data={"from": attempt.location_id, "to": to.pk, "to_name": to.name},
+        with transaction.atomic():
+            Episode.objects.select_for_update().get(pk=self.pk)
+            earlier = list(
+                AttemptEvent.objects.filter(
+                    attempt__episode=self,
+                    kind=AttemptEvent.Kind.TRANSFERRED,
+                    data__request=str(client_token),
+                ).values_list("data__to", flat=True)
             )
-            moved += 1
-        return moved
+            if earlier:
+                if set(earlier) != {to.pk}:
+                    raise ValidationError(REUSED_FORM)
+                return len(earlier)
+            moved = 0
+            for attempt in self.attempts.in_place().exclude(location=to):
+                attempt.record_event(
+                    kind=AttemptEvent.Kind.TRANSFERRED,
+                    by=by,
+                    client_token=uuid.uuid5(client_token, str(attempt.pk)),
+                    data={
+                        "from": attempt.location_id,
+                        "to": to.pk,
+                        "to_name": to.name,
+                        "request": str(client_token),
+                    },
+                )
+                moved += 1
+            return moved
 
     def start_attempt(self, *, by, version, client_token):
         """The next attempt of this episode, following `version`, with its STARTED event.
 
-        A repeated `client_token` returns the attempt that token already started.
+        A repeated `client_token` returns the attempt that token already started here; a token
+        used for anything else is refused with a message.
         """
-        replay = AttemptEvent.objects.filter(client_token=client_token).select_related(
-            "attempt"
-        )
-        if (existing := replay.first()) is not None:
-            if (
-                existing.kind != AttemptEvent.Kind.STARTED
-                or existing.attempt.episode_id != self.pk
-            ):
-                raise ValidationError(
-                    "This form was already used to record something else. Reload the page."
+        if (replayed := _started_by(client_token, episode=self)) is not None:
+            return replayed
+        try:
+            with transaction.atomic():
+                # Lock the episode so two tablets starting at once get numbers 1 and 2, not 1
+                # twice, and read its facts as they stand (a weight may have been corrected).
+                locked = Episode.objects.select_for_update().get(pk=self.pk)
+                number = (
+                    self.attempts.aggregate(last=models.Max("number"))["last"] or 0
+                ) + 1
+                attempt = Attempt(episode=self)
+                event = AttemptEvent(
+                    kind=AttemptEvent.Kind.STARTED,
+                    recorded_by=by,
+                    client_token=client_token,
+                    occurred_at=timezone.now(),
+                    data={
+                        "number": number,
+                        "version": version.number,
+                        "version_id": version.pk,
+                        "location": locked.location_id,
+                        "episode": locked.facts(),
+                    },
                 )
-            return existing.attempt
-        with transaction.atomic():
-            # Lock the episode so two tablets starting at once get numbers 1 and 2, not 1 twice.
-            Episode.objects.select_for_update().get(pk=self.pk)
-            number = (
-                self.attempts.aggregate(last=models.Max("number"))["last"] or 0
-            ) + 1
-            attempt = Attempt.objects.create(
-                episode=self,
-                number=number,
-                location=self.location,
-                checklist_version=version,
-                operator=by,
-            )
-            AttemptEvent.objects.create(
-                attempt=attempt,
-                kind=AttemptEvent.Kind.STARTED,
-                recorded_by=by,
-                client_token=client_token,
-                occurred_at=attempt.started_at,
-                data={"version": version.number},
-            )
+                flow.apply(attempt, event)
+                attempt.save()
+                event.attempt = attempt
+                event.save()
+        except IntegrityError:
+            replayed = _started_by(client_token, episode=self)
+            if replayed is None:
+                raise
+            return replayed
         return attempt
+
+
+def _as_json(data):
+    """`data` as the database will give it back (decimals as text, times as ISO)."""
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def _started_by(client_token, *, facts=None, episode=None):
+    """The attempt a Start with this token already made, or None; refuses another use of it."""
+    existing = (
+        AttemptEvent.objects.filter(client_token=client_token)
+        .select_related("attempt")
+        .first()
+    )
+    if existing is None:
+        return None
+    if existing.kind != AttemptEvent.Kind.STARTED:
+        raise ValidationError(REUSED_FORM)
+    if episode is not None and existing.attempt.episode_id != episode.pk:
+        raise ValidationError(REUSED_FORM)
+    if facts is not None and (
+        existing.attempt.number != 1 or existing.data.get("episode") != facts
+    ):
+        raise ValidationError(REUSED_FORM)
+    return existing.attempt
 
 
 class AttemptQuerySet(models.QuerySet):
@@ -237,27 +298,12 @@ class AttemptQuerySet(models.QuerySet):
 class Attempt(models.Model):
     """One insertion attempt in an episode; its columns project the attempt's events."""
 
-    class Outcome(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        SUCCESS = "success", "Success"
-        FAILED = "failed", "Failed"
-        ABANDONED = "abandoned", "Abandoned"
+    Outcome = flow.Outcome
+    Stage = flow.Stage
 
     class Side(models.TextChoices):
         LEFT = "left", "Left"
         RIGHT = "right", "Right"
-
-    class Stage(models.TextChoices):
-        INDICATION = "indication", "Indication"
-        SITE = "site", "Site and side"
-        SCREEN = "screen", "Contraindication screen"
-        NEEDLE = "needle", "Needle"
-        PREPARATION = "preparation", "Preparation"
-        INSERTION = "insertion", "Insertion"
-        CONFIRMATION = "confirmation", "Confirmation"
-        OUTCOME = "outcome", "Outcome"
-        AFTERCARE = "aftercare", "Aftercare"
-        CLOSED = "closed", "Closed"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     episode = models.ForeignKey(
@@ -278,6 +324,12 @@ class Attempt(models.Model):
     )
     stage = models.CharField(
         max_length=15, choices=Stage.choices, default=Stage.INDICATION
+    )
+    revision = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="How many cards the attempt has moved through: a tap from a card drawn "
+        "at an older revision is stale.",
     )
     site = models.ForeignKey(
         Site, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -365,6 +417,13 @@ class Attempt(models.Model):
             return RemovalState.DUE_SOON
         return RemovalState.IN_PLACE
 
+    @property
+    def site_label(self):
+        """ "Proximal tibia, left": the site and side as every page and notice says them."""
+        if not self.site_id:
+            return ""
+        return f"{self.site.name}, {self.get_side_display().lower()}"
+
     def record_event(
         self,
         *,
@@ -375,15 +434,20 @@ class Attempt(models.Model):
         occurred_at=None,
         corrects=None,
         step=None,
+        revision=None,
     ):
         """Append one event and update the projection in the same transaction; return the event.
 
-        A repeated `client_token` (double tap, retry after a dropped connection) returns the
-        event already recorded instead of a second one; the same token with other data is
-        refused. Raises ValidationError with a message for the clinician when the event does
-        not fit the attempt's state.
+        `flow.check` decides, under the row lock, whether the attempt's state allows the event;
+        `revision` is the attempt's revision when the tapped card was drawn (None: not from a
+        card). A repeated `client_token` (double tap, retry after a dropped connection) returns
+        the event already recorded instead of a second one; the same token with other data is
+        refused. Raises `flow.Refused` (nothing recorded, the screen is out of date) or
+        ValidationError (bad data, with the field it concerns).
         """
-        data = data or {}
+        data = _as_json(data or {})
+        if "\\u0000" in json.dumps(data):
+            raise ValidationError("Text cannot contain null characters.")
         try:
             with transaction.atomic():
                 # Lock the attempt, and in the same query ask whether this token was already
@@ -399,8 +463,22 @@ class Attempt(models.Model):
                 )
                 if current.replayed is not None:
                     existing = AttemptEvent.objects.get(pk=current.replayed)
+                    self._copy_projection_from(current)
                     return existing.as_replay_of(attempt=self, kind=kind, data=data)
-                current.check_allowed(kind, data)
+                try:
+                    flow.check(
+                        current,
+                        kind=kind,
+                        data=data,
+                        revision=revision,
+                        now=timezone.now(),
+                    )
+                except flow.Refused:
+                    # Show the state that refused the tap, not the one the view read first.
+                    self._copy_projection_from(current)
+                    raise
+                if kind == AttemptEvent.Kind.CORRECTION:
+                    data, corrects = current.correction(data)
                 event = AttemptEvent.objects.create(
                     attempt=current,
                     kind=kind,
@@ -411,7 +489,18 @@ class Attempt(models.Model):
                     corrects=corrects,
                     step=step,
                 )
-                current.apply(event)
+                if changed := flow.apply(current, event):
+                    current.save(update_fields=changed)
+                if (
+                    data.get("field") == "weight_kg"
+                    and kind == AttemptEvent.Kind.CORRECTION
+                ):
+                    weight = flow.episode_weight_after(None, event)
+                    Episode.objects.filter(pk=current.episode_id).update(
+                        weight_kg=weight
+                    )
+                    if Attempt.episode.is_cached(self):
+                        self.episode.weight_kg = weight
                 self._copy_projection_from(current)
         except IntegrityError:
             # The same token won a race from another request: answer with that event.
@@ -420,6 +509,25 @@ class Attempt(models.Model):
                 raise
             return existing.as_replay_of(attempt=self, kind=kind, data=data)
         return event
+
+    def correction(self, data):
+        """A correction's full data (adds the old value) and the event it amends.
+
+        Called under record_event's lock; a weight correction also locks the episode, since
+        the weight is the patient's, shared by all their attempts.
+        """
+        field = data["field"]
+        if field == "weight_kg":
+            self.episode = Episode.objects.select_for_update().get(pk=self.episode_id)
+        corrects = (
+            self.events.filter(
+                Q(kind__in=flow.SET_BY[field])
+                | Q(kind=AttemptEvent.Kind.CORRECTION, data__field=field)
+            )
+            .order_by("-pk")
+            .first()
+        )
+        return {**data, **flow.correction_facts(self, data)}, corrects
 
     def _copy_projection_from(self, current):
         """Take the columns just saved, without reading the row again."""
@@ -430,142 +538,11 @@ class Attempt(models.Model):
                 if model_field.is_relation and model_field.is_cached(self):
                     model_field.delete_cached_value(self)
 
-    def check_allowed(self, kind, data):
-        """Refuse an event the attempt's state does not allow, with a message that says why."""
-        Kind = AttemptEvent.Kind
-        if self.is_finished and kind not in AttemptEvent.AFTER_OUTCOME_KINDS:
-            raise ValidationError(
-                "This attempt is already finished; nothing more can be recorded on it."
-            )
-        choosing = {
-            Kind.SITE_CHOSEN,
-            Kind.CONTRAINDICATIONS_SCREENED,
-            Kind.NEEDLE_CHOSEN,
-        }
-        if kind in choosing and self.is_inserted:
-            raise ValidationError(
-                "The needle is already in bone: correct the record instead."
-            )
-        if kind == Kind.CONTRAINDICATIONS_SCREENED and not self.site_id:
-            raise ValidationError("Choose the site and side first.")
-        if kind == Kind.NEEDLE_IN_BONE:
-            if self.is_inserted:
-                raise ValidationError("Needle in bone is already recorded.")
-            if not (self.site_id and self.needle_id):
-                raise ValidationError("Choose the site and the needle first.")
-        if kind == Kind.PLACEMENT_CONFIRMED and not self.is_inserted:
-            raise ValidationError(
-                "Record “Needle in bone” before confirming placement."
-            )
-        if (
-            kind == Kind.OUTCOME_RECORDED
-            and data.get("outcome") == self.Outcome.SUCCESS
-            and not self.is_inserted
-        ):
-            raise ValidationError("A successful attempt needs “Needle in bone” first.")
-        if (
-            kind in {Kind.REMOVED, Kind.TRANSFERRED, Kind.REMINDER_SENT}
-            and not self.is_in_place
-        ):
-            raise ValidationError(
-                "This IO needle is not in place (already removed, or never in)."
-            )
-
-    def apply(self, event):
-        """Project one new event onto the attempt's columns (inside record_event's transaction)."""
-        Kind = AttemptEvent.Kind
-        data = event.data
-        if event.kind == Kind.INDICATION_CONFIRMED:
-            self.stage = self.Stage.SITE
-        elif event.kind == Kind.SITE_CHOSEN:
-            self.site_id, self.side = data["site"], data["side"]
-            self.stage = self.Stage.SCREEN
-        elif event.kind == Kind.CONTRAINDICATIONS_SCREENED:
-            self.is_flagged |= bool(data.get("override_reason"))
-            self.stage = self.Stage.NEEDLE
-        elif event.kind == Kind.NEEDLE_CHOSEN:
-            self.needle_id = data["needle"]
-            self.is_flagged |= bool(data.get("reason"))
-            self.stage = self.Stage.PREPARATION
-        elif event.kind == Kind.STAGE_COMPLETED:
-            self.stage = self.Stage.INSERTION
-        elif event.kind == Kind.NEEDLE_IN_BONE:
-            self.inserted_at = event.occurred_at
-            self.removal_due_at = event.occurred_at + REMOVAL_DEADLINE
-            self.stage = self.Stage.CONFIRMATION
-        elif event.kind == Kind.PLACEMENT_CONFIRMED:
-            self.stage = self.Stage.OUTCOME
-        elif event.kind == Kind.OUTCOME_RECORDED:
-            self.outcome = data["outcome"]
-            success = self.outcome == self.Outcome.SUCCESS
-            self.stage = self.Stage.AFTERCARE if success else self.Stage.CLOSED
-        elif event.kind == Kind.REMOVED:
-            self.removed_at = event.occurred_at
-            self.stage = self.Stage.CLOSED
-        elif event.kind == Kind.TRANSFERRED:
-            self.location_id = data["to"]
-        elif event.kind == Kind.CORRECTION:
-            self._apply_correction(event)
-        self.save()
-
-    def _apply_correction(self, event):
-        field, value = event.data["field"], event.data["new"]
-        if field == "weight_kg":
-            self.episode.weight_kg = None if value is None else Decimal(value)
-            self.episode.save(update_fields=["weight_kg"])
-        elif field == "side":
-            self.side = value
-        elif field == "removed_at":
-            self.removed_at = datetime.fromisoformat(value)
-        elif field == "inserted_at":
-            corrected = datetime.fromisoformat(value)
-            if corrected > self.inserted_at:
-                # A later insertion time would lengthen the dwell: keep the clock running from
-                # the earliest credible time and flag it for the supervisor.
-                self.is_flagged = True
-            else:
-                self.inserted_at = corrected
-                self.removal_due_at = corrected + REMOVAL_DEADLINE
-
 
 class AttemptEvent(models.Model):
     """One thing that happened in an attempt. Created, never updated, never deleted."""
 
-    class Kind(models.TextChoices):
-        STARTED = "started", "Attempt started"
-        INDICATION_CONFIRMED = "indication_confirmed", "Indication confirmed"
-        SITE_CHOSEN = "site_chosen", "Site and side chosen"
-        CONTRAINDICATIONS_SCREENED = (
-            "contraindications_screened",
-            "Contraindications screened",
-        )
-        NEEDLE_CHOSEN = "needle_chosen", "Needle chosen"
-        STEP_CHECKED = "step_checked", "Step checked"
-        STAGE_COMPLETED = "stage_completed", "Checks completed"
-        NEEDLE_IN_BONE = "needle_in_bone", "Needle in bone"
-        PLACEMENT_CONFIRMED = "placement_confirmed", "Placement confirmed"
-        OUTCOME_RECORDED = "outcome_recorded", "Outcome recorded"
-        TROUBLESHOOTING_OPENED = "troubleshooting_opened", "Troubleshooting opened"
-        TROUBLESHOOTING_ACTION = (
-            "troubleshooting_action",
-            "Troubleshooting action taken",
-        )
-        CORRECTION = "correction", "Correction"
-        REMOVED = "removed", "Needle removed"
-        TRANSFERRED = "transferred", "Transferred"
-        REMINDER_SENT = "reminder_sent", "Removal reminder sent"
-
-    # Kinds that may still be recorded once an attempt has its outcome.
-    AFTER_OUTCOME_KINDS = frozenset(
-        {
-            Kind.CORRECTION,
-            Kind.REMOVED,
-            Kind.TRANSFERRED,
-            Kind.REMINDER_SENT,
-            Kind.TROUBLESHOOTING_OPENED,
-            Kind.TROUBLESHOOTING_ACTION,
-        }
-    )
+    Kind = flow.Kind
 
     attempt = models.ForeignKey(
         Attempt, on_delete=models.PROTECT, related_name="events"
@@ -654,13 +631,15 @@ class AttemptEvent(models.Model):
         raise ValidationError("Recorded events are never deleted.")
 
     def as_replay_of(self, *, attempt, kind, data):
-        """This event, answering a retry of the request that recorded it."""
-        same = json.loads(json.dumps(data, cls=DjangoJSONEncoder)) == self.data
+        """This event, answering a retry of the request that recorded it.
+
+        A retry sends what the first try sent; what the record added itself (a correction's
+        old value) is not part of the comparison.
+        """
+        sent = _as_json(data)
+        same = all(self.data.get(key, object()) == value for key, value in sent.items())
         if self.attempt_id != attempt.pk or self.kind != kind or not same:
-            raise ValidationError(
-                "This form was already used to record something else. "
-                "Reload the page and tap again."
-            )
+            raise ValidationError(REUSED_FORM)
         return self
 
 

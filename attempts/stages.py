@@ -1,4 +1,4 @@
-"""The stages of an attempt at the bay and the checklist content each one shows.
+"""The checklist content each card of an attempt shows (the flow's rules live in `flow`).
 
 Content comes from the version the attempt started with, filtered to the patient's population.
 """
@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property, lru_cache
 
-from attempts.models import Attempt, AttemptEvent
+from attempts import flow
+from attempts.flow import Kind, Stage
+from attempts.models import Attempt
 from checklists.models import (
     Contraindication,
     NeedleSize,
@@ -17,25 +19,17 @@ from checklists.models import (
     TroubleshootingItem,
 )
 
-Stage = Attempt.Stage
-Kind = AttemptEvent.Kind
-
-# Progress indicator: the stages a clinician moves through, in order, and the section each shows.
-FLOW = (
-    (Stage.INDICATION, "indication"),
-    (Stage.SITE, "site"),
-    (Stage.SCREEN, "contraindications"),
-    (Stage.NEEDLE, "needle"),
-    (Stage.PREPARATION, "preparation"),
-    (Stage.INSERTION, "insertion"),
-    (Stage.CONFIRMATION, "confirmation"),
-    (Stage.OUTCOME, None),
-    (Stage.AFTERCARE, "aftercare"),
-)
-SECTION_OF = dict(FLOW)
-ORDER = [stage for stage, _ in FLOW]
-# Stages a clinician may re-open and answer again, until the needle is in bone.
-REOPENABLE_BEFORE_INSERTION = {Stage.INDICATION, Stage.SITE, Stage.SCREEN, Stage.NEEDLE}
+# The checklist section each card shows.
+SECTION_OF = {
+    Stage.INDICATION: "indication",
+    Stage.SITE: "site",
+    Stage.SCREEN: "contraindications",
+    Stage.NEEDLE: "needle",
+    Stage.PREPARATION: "preparation",
+    Stage.INSERTION: "insertion",
+    Stage.CONFIRMATION: "confirmation",
+    Stage.AFTERCARE: "aftercare",
+}
 # Contraindication the screen pre-ticks from this episode's earlier attempts [S2][S10].
 EARLIER_IO_SLUG = "earlier-io-same-bone"
 EARLIER_IO_WINDOW = timedelta(hours=48)
@@ -165,32 +159,22 @@ def ticked_steps(attempt):
     return {step_id for step_id, checked in state.items() if checked}
 
 
-def progress(attempt):
-    """[(stage, state)] for the progress indicator: done, current or to do."""
-    shown = [
+def progress(attempt, shown):
+    """[(stage, state, reopens)] for the progress indicator: done, current or to do, and
+    whether tapping it reopens that card (the flow allows answering it again)."""
+    stages = [
         stage
-        for stage in ORDER
+        for stage in flow.PROGRESS
         if stage != Stage.AFTERCARE or attempt.stage == Stage.AFTERCARE
     ]
-    current = attempt.stage
-    position = ORDER.index(current) if current in ORDER else len(ORDER)
-    return [
-        (
-            stage,
-            "current"
-            if stage == current
-            else "done"
-            if ORDER.index(stage) < position
-            else "todo",
+    order = list(flow.PROGRESS)
+    position = order.index(attempt.stage) if attempt.stage in order else len(order)
+    rows = []
+    for stage in stages:
+        index = order.index(stage)
+        state = (
+            "current" if index == position else "done" if index < position else "todo"
         )
-        for stage in shown
-    ]
-
-
-def can_reopen(attempt, stage):
-    return (
-        not attempt.is_finished
-        and not attempt.is_inserted
-        and stage in REOPENABLE_BEFORE_INSERTION
-        and ORDER.index(stage) <= ORDER.index(attempt.stage)
-    )
+        reopens = stage != shown and index < position and flow.can_show(attempt, stage)
+        rows.append((stage, state, reopens))
+    return rows

@@ -1,5 +1,3 @@
-import uuid
-
 import segno
 from django.contrib import messages
 from django.db.models import Prefetch
@@ -8,12 +6,27 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    reswap,
+    retarget,
+    trigger_client_event,
+)
 
 from accounts.roles import CLINICIAN, SUPERVISOR, role_required
-from attempts.forms import TAP_ACTIONS, RemovalForm, StartForm, TransferForm, tap_form
-from attempts.models import Attempt, AttemptEvent, Episode, Location
-from attempts.stages import FLOW, StageContent, can_reopen, progress, ticked_steps
+from attempts import flow
+from attempts.forms import (
+    ACTION_CARD,
+    TAP_ACTIONS,
+    NextAttemptForm,
+    RemovalForm,
+    StartForm,
+    TransferForm,
+    card_forms,
+    tap_form,
+)
+from attempts.models import Attempt, AttemptEvent, Location
+from attempts.stages import StageContent, progress
 from checklists.models import ChecklistVersion
 from ioaccess.htmx import render_page
 
@@ -59,35 +72,35 @@ def start(request):
             else locations.first()
         },
     )
-    if request.method == "POST" and version and form.is_valid():
-        data = form.cleaned_data
-        attempt = Episode.open(
-            by=request.user,
-            version=version,
-            client_token=data["client_token"],
-            location=data["location"],
-            age_group=data["age_group"],
-            weight_kg=data["weight_kg"],
-            patient_reference=data["patient_reference"].strip(),
-            context=data["context"],
-        )
-        request.session[LAST_LOCATION] = data["location"].pk
-        return redirect("attempts:attempt-detail", public_id=attempt.public_id)
+    if request.method == "POST" and version:
+        attempt = form.start(by=request.user, version=version)
+        if attempt is not None:
+            request.session[LAST_LOCATION] = attempt.location_id
+            return redirect("attempts:attempt-detail", public_id=attempt.public_id)
     status = 422 if request.method == "POST" else 200
     return render(
         request,
         "attempts/start.html",
-        {"form": form, "version": version, "token": uuid.uuid4()},
+        {"form": form, "version": version},
         status=status,
     )
 
 
 def _page_context(
-    attempt, *, shown=None, forms=None, troubleshooting=None, content=None
+    attempt,
+    *,
+    shown=None,
+    forms=None,
+    troubleshooting=None,
+    content=None,
+    notice=None,
 ):
     now = timezone.now()
     content = content or StageContent.load(attempt, now=now)
-    shown = shown or attempt.stage
+    if not (shown and flow.can_show(attempt, shown)):
+        shown = attempt.stage
+    page_forms = card_forms(attempt, content, shown)
+    page_forms.update(forms or {})
     screen = (
         content.screen_for(attempt.site)
         if attempt.site_id and shown == Attempt.Stage.SCREEN
@@ -98,19 +111,17 @@ def _page_context(
         "episode": attempt.episode,
         "content": content,
         "shown": shown,
-        "progress": [
-            (stage, state, can_reopen(attempt, stage))
-            for stage, state in progress(attempt)
-        ],
+        "progress": progress(attempt, shown),
         "steps": content.steps_for(shown),
         "check_steps": content.check_steps_for(shown),
-        "screen_items": screen[0],
-        "pre_ticked": screen[1],
         "same_bone": screen[2],
         "suggested_normal": content.suggest_needle("normal"),
         "suggested_deep": content.suggest_needle("deep"),
-        "forms": forms or {},
+        "forms": page_forms,
         "bound": next(iter((forms or {}).values()), None),
+        "notice": notice,
+        "can_stop": shown not in (flow.STOP_CARD, Attempt.Stage.OUTCOME)
+        and flow.allows(attempt.stage, flow.STOP),
         "troubleshooting": troubleshooting,
         "now": now,
         "reference_url": reverse("checklists:reference"),
@@ -120,51 +131,64 @@ def _page_context(
 @require_GET
 @role_required(CLINICIAN)
 def attempt_detail(request, public_id):
-    """The attempt page: the current stage's card, or a re-opened earlier one (?show=…)."""
+    """The attempt page: the current stage's card, or one the flow reopens (?show=…)."""
     attempt = _attempt_for(request.user, public_id)
-    shown = request.GET.get("show")
-    if shown and not can_reopen(attempt, shown):
-        shown = None
-    context = _page_context(attempt, shown=shown)
+    context = _page_context(attempt, shown=request.GET.get("show"))
     return render_page(
         request, "attempts/attempt_detail.html", context, partial="stage"
     )
 
 
+def _answer_card(action, attempt):
+    """The card a tap's form sits on, known from the action and the attempt's state."""
+    if action == "outcome" and attempt.stage != Attempt.Stage.OUTCOME:
+        return flow.STOP_CARD
+    return ACTION_CARD.get(action, attempt.stage)
+
+
+def _refused(request, attempt, notice):
+    """409: nothing recorded; the current card replaces whatever the tap came from."""
+    context = _page_context(attempt, notice=notice)
+    response = render_page(
+        request, "attempts/attempt_detail.html", context, partial="stage", status=409
+    )
+    if request.htmx:
+        response = reswap(retarget(response, "#stage"), "outerHTML")
+    return response
+
+
 @require_POST
 @role_required(CLINICIAN)
 def attempt_record(request, public_id, action):
-    """One tap: validate it, record its event, and show the next card (422 with the errors if not)."""
+    """One tap: record its event and show the next card; 409 with the current card if the
+    attempt has moved past it, 422 with the message at the field if the input is bad."""
     if action not in TAP_ACTIONS:
         raise Http404
     attempt = _attempt_for(request.user, public_id)
-    shown = request.POST.get("stage") or attempt.stage
     content = StageContent.load(attempt, now=timezone.now())
-    form = tap_form(action, request.POST, attempt=attempt, content=content, stage=shown)
+    form = tap_form(action, request.POST, attempt=attempt, content=content)
     is_troubleshooting = action.startswith("troubleshoot")
+    partial = "troubleshooting" if is_troubleshooting else "stage"
     if form.record(attempt, by=request.user):
         if not request.htmx:
             return redirect("attempts:attempt-detail", public_id=attempt.public_id)
+        # The tap may have changed the ticks or the site: read them again.
+        content = StageContent.load(attempt, now=timezone.now())
         items = content.troubleshooting_items() if is_troubleshooting else None
-        if action == "check":
-            content.ticked = ticked_steps(attempt)
         context = _page_context(attempt, troubleshooting=items, content=content)
         response = render_page(
-            request,
-            "attempts/attempt_detail.html",
-            context,
-            partial="troubleshooting" if is_troubleshooting else "stage",
+            request, "attempts/attempt_detail.html", context, partial=partial
         )
         return trigger_client_event(response, "attempt-updated")
-    # Stay on the card the tap came from, with the message at the field that caused it.
+    if form.refusal:
+        return _refused(request, attempt, form.refusal)
     context = _page_context(
         attempt,
-        shown=shown if shown in dict(FLOW) else None,
+        shown=_answer_card(action, attempt),
         forms={action: form},
         troubleshooting=content.troubleshooting_items() if is_troubleshooting else None,
         content=content,
     )
-    partial = "troubleshooting" if is_troubleshooting else "stage"
     return render_page(
         request, "attempts/attempt_detail.html", context, partial=partial, status=422
     )
@@ -175,16 +199,20 @@ def attempt_record(request, public_id, action):
 def next_attempt(request, public_id):
     """After a failed attempt: the next attempt in the same episode, in one tap."""
     attempt = _attempt_for(request.user, public_id)
-    try:
-        token = uuid.UUID(request.POST.get("client_token", ""))
-    except ValueError:
-        token = None
-    if attempt.outcome != Attempt.Outcome.FAILED or token is None:
-        return redirect("attempts:attempt-detail", public_id=attempt.public_id)
     version = ChecklistVersion.objects.published().first() or attempt.checklist_version
-    following = attempt.episode.start_attempt(
-        by=request.user, version=version, client_token=token
-    )
+    form = NextAttemptForm(request.POST)
+    following = form.start(attempt, by=request.user, version=version)
+    if following is None:
+        if form.refusal:
+            return _refused(request, attempt, form.refusal)
+        context = _page_context(attempt, forms={"next": form})
+        return render_page(
+            request,
+            "attempts/attempt_detail.html",
+            context,
+            partial="stage",
+            status=422,
+        )
     url = reverse("attempts:attempt-detail", kwargs={"public_id": following.public_id})
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -199,17 +227,6 @@ def attempt_summary(request, public_id):
     )
     return render(
         request, "attempts/attempt_summary.html", {"attempt": attempt, "events": events}
-    )
-
-
-def _published_section_steps(slug):
-    version = ChecklistVersion.objects.published().first()
-    if version is None:
-        return []
-    return list(
-        version.steps.filter(section__slug=slug)
-        .prefetch_related("sources")
-        .order_by("position")
     )
 
 
@@ -228,9 +245,10 @@ def board(request):
     needles = Attempt.objects.on_board()
     if not hospital_wide:
         needles = needles.visible_to(request.user)
-    location = request.GET.get("location")
-    if location and location.isdigit():
-        needles = needles.filter(location_id=location)
+    location = request.GET.get("location", "")
+    # A filter, not a record: a value that is no location id shows the whole board.
+    if location.isascii() and location.isdigit() and len(location) <= 9:
+        needles = needles.filter(location_id=int(location))
     mine = set(Location.objects.filter(staff=request.user).values_list("pk", flat=True))
     is_clinician = request.user.has_perm(CLINICIAN.permission)
     # Five hundred rows: reverse each action once and fill in the attempt's id.
@@ -247,7 +265,7 @@ def board(request):
                 "attempt": attempt,
                 "state": attempt.removal_state(now),
                 "left": attempt.removal_due_at - now,
-                "site": f"{attempt.site.name}, {attempt.get_side_display().lower()}",
+                "site": attempt.site_label,
                 "inserted": _short_time(attempt.inserted_at),
                 "due": _short_time(attempt.removal_due_at),
                 "can_act": is_clinician and attempt.location_id in mine,
@@ -270,27 +288,28 @@ def removal_banner(request):
 @require_http_methods(["GET", "POST"])
 @role_required(CLINICIAN)
 def record_removal(request, public_id):
-    """The published removal steps, then Record removal with the site's condition."""
+    """The attempt's own removal steps, then Record removal with the site's condition."""
     attempt = _attempt_for(request.user, public_id)
-    complications = _published_section_steps("complications")
-    form = RemovalForm(request.POST or None, complications=complications)
+    # The checklist the attempt followed, not whatever is published today.
+    content = StageContent.load(attempt, now=timezone.now())
+    form = RemovalForm(
+        request.POST or None, complications=content.steps.get("complications", [])
+    )
     if request.method == "POST" and form.record(attempt, by=request.user):
         messages.success(
             request,
-            f"Removal recorded: {attempt.site.name}, {attempt.get_side_display().lower()} "
-            f"at {attempt.location}.",
+            f"Removal recorded: {attempt.site_label} at {attempt.location}.",
         )
         return redirect("attempts:board")
     context = {
         "attempt": attempt,
         "form": form,
-        "steps": _published_section_steps("removal"),
+        "steps": content.steps.get("removal", []),
         "now": timezone.now(),
         "reference_url": reverse("checklists:reference"),
     }
-    return render(
-        request, "attempts/removal.html", context, status=422 if form.is_bound else 200
-    )
+    status = 409 if form.refusal else 422 if form.is_bound else 200
+    return render(request, "attempts/removal.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -300,13 +319,12 @@ def transfer(request, public_id):
     attempt = _attempt_for(request.user, public_id)
     locations = Location.objects.filter(is_active=True).exclude(pk=attempt.location_id)
     form = TransferForm(request.POST or None, attempt=attempt, locations=locations)
-    if request.method == "POST" and form.is_valid():
-        location = form.cleaned_data["location"]
-        moved = attempt.episode.transfer_needles(
-            by=request.user, to=location, client_token=form.cleaned_data["client_token"]
-        )
-        messages.success(request, f"{moved} IO needle(s) moved to {location}.")
-        return redirect("attempts:board")
+    if request.method == "POST":
+        moved = form.transfer(by=request.user)
+        if moved is not None:
+            location = form.cleaned_data["location"]
+            messages.success(request, f"{moved} IO needle(s) moved to {location}.")
+            return redirect("attempts:board")
     return render(
         request,
         "attempts/transfer.html",

@@ -2,6 +2,7 @@
 
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import push_url
 
 
 def render_page(request, template_name, context, *, partial, status=200):
@@ -14,4 +15,9 @@ def render_page(request, template_name, context, *, partial, status=200):
         template_name = f"{template_name}#{partial}"
     response = render(request, template_name, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
+    if htmx and request.method == "POST":
+        # A boosted form would put the tap's URL in the address bar (htmx 2 ignores
+        # hx-push-url="false" on boosted elements); a reload must show the page, not repeat
+        # or refuse a tap.
+        response = push_url(response, False)
     return response

@@ -240,38 +240,54 @@ def started_attempt(*, episode=None, version=None, by=None):
     )
 
 
-def choose_site_and_needle(attempt, side="left"):
-    """Record the taps that put a site, side and needle on an attempt."""
+def walk(attempt, *, to, side="left"):
+    """Record, as the bay would, the taps that bring `attempt` to stage `to`.
+
+    Each tap goes through `record_event` and the flow's table, so a helper can never build an
+    attempt the bay could not have made.
+    """
     import uuid
 
+    from attempts.flow import Stage
+
     version = attempt.checklist_version
-    by = attempt.operator
-    site = version.sites.first()
+    site = version.sites.filter(
+        **{"for_adults" if attempt.population == "adult" else "for_children": True}
+    ).first()
     needle = version.needle_sizes.first()
-    attempt.record_event(
-        kind="site_chosen",
-        by=by,
-        client_token=uuid.uuid4(),
-        data={"site": site.pk, "side": side},
+    taps = (
+        (Stage.INDICATION, "indication_confirmed", {"answer": "met"}),
+        (Stage.SITE, "site_chosen", {"site": site.pk, "side": side}),
+        (Stage.SCREEN, "contraindications_screened", {"present": []}),
+        (Stage.NEEDLE, "needle_chosen", {"needle": needle.pk}),
+        (Stage.PREPARATION, "stage_completed", {}),
+        (Stage.INSERTION, "needle_in_bone", {}),
+        (Stage.CONFIRMATION, "placement_confirmed", {}),
+        (Stage.OUTCOME, "outcome_recorded", {"outcome": "success"}),
     )
-    attempt.record_event(
-        kind="contraindications_screened", by=by, client_token=uuid.uuid4()
-    )
-    attempt.record_event(
-        kind="needle_chosen",
-        by=by,
-        client_token=uuid.uuid4(),
-        data={"needle": needle.pk},
-    )
+    for stage, kind, data in taps:
+        if attempt.stage == to:
+            break
+        if attempt.stage == stage:
+            attempt.record_event(
+                kind=kind, by=attempt.operator, client_token=uuid.uuid4(), data=data
+            )
     return attempt
+
+
+def choose_site_and_needle(attempt, side="left"):
+    """Record the taps that put a site, side and needle on an attempt (up to insertion)."""
+    from attempts.flow import Stage
+
+    return walk(attempt, to=Stage.INSERTION, side=side)
 
 
 def needle_in_place(*, location=None, inserted=None, version=None, operator=None):
     """A successful attempt whose IO needle went in at `inserted` (default: now)."""
-    import uuid
-
     import time_machine
     from django.utils import timezone
+
+    from attempts.flow import Stage
 
     inserted = inserted or timezone.now()
     episode = EpisodeFactory(
@@ -283,14 +299,6 @@ def needle_in_place(*, location=None, inserted=None, version=None, operator=None
             started_attempt(episode=episode, version=version)
         )
     with time_machine.travel(inserted, tick=False):
-        attempt.record_event(
-            kind="needle_in_bone", by=attempt.operator, client_token=uuid.uuid4()
-        )
-        attempt.record_event(
-            kind="outcome_recorded",
-            by=attempt.operator,
-            client_token=uuid.uuid4(),
-            data={"outcome": "success"},
-        )
+        walk(attempt, to=Stage.AFTERCARE)
     attempt.refresh_from_db()
     return attempt

@@ -65,3 +65,53 @@ def form_data(html, form_id):
         name: values if len(values) != 1 else values[0]
         for name, values in reader.data.items()
     }
+
+
+class _FieldReader(HTMLParser):
+    """The messages Django rendered for one field, and the field's own attributes."""
+
+    def __init__(self, field_id):
+        super().__init__()
+        self.field_id = field_id
+        self.errors = []
+        self.attrs = None
+        self.checked = []
+        self._in_errors = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "ul" and attrs.get("id") == f"{self.field_id}_error":
+            self._in_errors = True
+        elif tag == "li" and self._in_errors:
+            self.errors.append("")
+        elif tag in {"input", "select", "textarea"}:
+            if attrs.get("id") == self.field_id:
+                self.attrs = attrs
+            if (attrs.get("id") or "").startswith(f"{self.field_id}_") and (
+                "checked" in attrs
+            ):
+                self.checked.append(attrs.get("value"))
+
+    def handle_data(self, data):
+        if self._in_errors and self.errors:
+            self.errors[-1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "ul":
+            self._in_errors = False
+
+
+def read_field(html, field_id):
+    """(messages, attributes, checked values) of the field with id `field_id` as rendered."""
+    reader = _FieldReader(field_id)
+    reader.feed(html)
+    return reader.errors, reader.attrs or {}, reader.checked
+
+
+def field_errors(html, field_id):
+    """The messages shown at a field; its input must say it is invalid and point at them."""
+    errors, attrs, _ = read_field(html, field_id)
+    if errors and attrs:  # a group of choices has no input of its own id
+        assert attrs.get("aria-invalid") == "true", attrs
+        assert f"{field_id}_error" in attrs.get("aria-describedby", ""), attrs
+    return errors

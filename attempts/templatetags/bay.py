@@ -19,15 +19,3 @@ def duration(value):
     seconds = abs(int(value.total_seconds()))
     hours, minutes = seconds // 3600, (seconds % 3600) // 60
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-
-
-@register.filter
-def get_item(mapping, key):
-    """mapping[key] for keys a template cannot write with a dot (e.g. "troubleshoot-action")."""
-    return mapping.get(key) if mapping else None
-
-
-@register.filter
-def getlist(querydict, key):
-    """All values submitted for a field (a ticked set of checkboxes)."""
-    return querydict.getlist(key) if hasattr(querydict, "getlist") else []

@@ -21,7 +21,9 @@
 
   document.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail && event.detail.xhr;
-    if (event.detail.successful || (xhr && xhr.status === 422)) {
+    // 422: the form came back with its message; 409: the card was out of date and the
+    // current one came back. Either way the server answered: nothing is lost.
+    if (event.detail.successful || (xhr && (xhr.status === 422 || xhr.status === 409))) {
       var el = banner();
       if (el) {
         el.hidden = true;
@@ -44,6 +46,12 @@
       focusable.focus();
     }
   });
+  // A page that came back with an error (no htmx, e.g. Start): the finger lands on the field.
+  var invalid = document.querySelector("main [aria-invalid='true']");
+  if (invalid) {
+    invalid.focus();
+  }
+
   // Elapsed time since the attempt started, from the server's start time, so a reload does not
   // reset it. Without JavaScript the server-rendered value stays.
   function pad(n) {

@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from reversion.models import Version
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
+from attempts.models import Attempt
 from tests.factories import (
     ChecklistVersionFactory,
     EpisodeFactory,
@@ -72,6 +73,19 @@ def attempt_kwargs(**extra):
     )
     attempt = started_attempt(episode=EpisodeFactory(location=location))
     return {"public_id": attempt.public_id, **extra}, ""
+
+
+def failed_attempt_kwargs():
+    """An attempt, as above, recorded as failed: the one Next attempt follows."""
+    kwargs, query = attempt_kwargs()
+    attempt = Attempt.objects.get(public_id=kwargs["public_id"])
+    attempt.record_event(
+        kind="outcome_recorded",
+        by=attempt.operator,
+        client_token=uuid4(),
+        data={"outcome": "failed", "reason": "No flow"},
+    )
+    return kwargs, query
 
 
 def draft_kwargs(name):
@@ -168,13 +182,14 @@ APP_ROWS = {
         method="post",
         ok_status=302,
         make=lambda: attempt_kwargs(action="indication"),
-        data=lambda: {"client_token": str(uuid4())},
+        # A fresh attempt's card: revision 0.
+        data=lambda: {"client_token": str(uuid4()), "revision": 0},
     ),
     "attempts:attempt-next": Row(
         allowed=CLINICIAN.key,
         method="post",
         ok_status=302,
-        make=lambda: attempt_kwargs(),
+        make=failed_attempt_kwargs,
         data=lambda: {"client_token": str(uuid4())},
     ),
     "review:home": Row(allowed=SUPERVISOR.key),

@@ -3,6 +3,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from attempts.models import Attempt
 from tests.factories import (
     ClinicianFactory,
     EpisodeFactory,
@@ -42,7 +43,13 @@ def tap(client, clinician):
     client.force_login(clinician)
 
     def do(attempt, action, htmx=True, **data):
+        """`data` as the card's form would post it: a fresh token, and the revision of the
+        card the attempt is at now (a test of a stale card passes its own)."""
         data.setdefault("client_token", str(uuid.uuid4()))
+        data.setdefault(
+            "revision",
+            Attempt.objects.values_list("revision", flat=True).get(pk=attempt.pk),
+        )
         url = reverse("attempts:attempt-record", args=[attempt.public_id, action])
         headers = {"HX-Request": "true"} if htmx else {}
         return client.post(url, data, headers=headers)

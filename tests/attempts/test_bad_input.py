@@ -8,6 +8,7 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
 
+from attempts import flow
 from attempts.models import Attempt, AttemptEvent, Episode
 from tests.attempts.conftest import needle, site
 from tests.factories import (
@@ -15,6 +16,7 @@ from tests.factories import (
     ContentEditorFactory,
     LocationFactory,
 )
+from tests.forms import field_errors, read_field
 
 
 def snapshot(attempt):
@@ -33,8 +35,12 @@ START = reverse("attempts:attempt-start")
 @pytest.mark.parametrize(
     ("weight", "message"),
     [
-        ("-1", "Enter a weight above 0 kg."),
-        ("0", "Enter a weight above 0 kg."),
+        ("-1", "Enter a weight of at least 0.1 kg."),
+        ("0", "Enter a weight of at least 0.1 kg."),
+        # Each would be stored as 0.0 kg once rounded to the column's one decimal.
+        ("0.01", "Enter a weight of at least 0.1 kg."),
+        ("0,04", "Enter a weight of at least 0.1 kg."),
+        ("1e-5", "Enter a weight of at least 0.1 kg."),
         ("1000", "That is more than any patient weighs: check the number (in kg)."),
         ("abc", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
     ],
@@ -55,9 +61,9 @@ def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
         },
     )
     assert response.status_code == 422
-    assert f'<p class="field-error" id="weight-error">{message}</p>' in response.text
-    assert f'value="{weight}"' in response.text
-    assert 'value="T-123"' in response.text
+    assert field_errors(response.text, "start-weight_kg") == [message]
+    assert read_field(response.text, "start-weight_kg")[1]["value"] == weight
+    assert read_field(response.text, "start-patient_reference")[1]["value"] == "T-123"
     assert not Episode.objects.exists()
 
 
@@ -187,11 +193,8 @@ def test_a_tap_on_a_finished_attempt_is_refused(tap, attempt):
     tap(attempt, "outcome", outcome="abandoned")
     before = snapshot(attempt)
     response = tap(attempt, "indication")
-    assert response.status_code == 422
-    assert (
-        "This attempt is already finished; nothing more can be recorded on it."
-        in response.text
-    )
+    assert response.status_code == 409
+    assert flow.FINISHED in response.text
     assert snapshot(attempt) == before
 
 

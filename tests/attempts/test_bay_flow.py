@@ -8,6 +8,7 @@ from django.urls import reverse
 from attempts.models import REMOVAL_DEADLINE, Attempt, AttemptEvent
 from tests.attempts.conftest import needle, site
 from tests.factories import EpisodeFactory
+from tests.forms import field_errors, read_field
 
 Kind = AttemptEvent.Kind
 
@@ -53,7 +54,7 @@ def test_a_whole_adult_attempt_one_event_per_tap(tap, attempt, version):
 def test_each_card_is_an_htmx_partial_and_a_plain_post_redirects(tap, attempt, client):
     response = tap(attempt, "indication")
     assert response.status_code == 200
-    assert response.text.lstrip().startswith('<div id="stage">')
+    assert response.text.lstrip().startswith('<div id="stage" ')
     assert "HX-Request" in response["Vary"]
     assert "attempt-updated" in response["HX-Trigger"]
     plain = tap(attempt, "site", htmx=False, site=0, side="left")
@@ -154,17 +155,44 @@ def test_going_ahead_despite_a_contraindication_needs_a_reason_and_is_flagged(
 ):
     tap(attempt, "indication")
     tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
-    fracture = version.contraindications.get(slug="fracture").pk
-    refused = tap(attempt, "screen", present=[fracture])
+    burn = version.contraindications.get(slug="infection-or-burn")
+    assert burn.severity == burn.Severity.AVOID
+    refused = tap(attempt, "screen", present=[burn.pk])
     assert refused.status_code == 422
-    assert "choose another site, or give the reason" in refused.text
-    tap(
-        attempt, "screen", present=[fracture], override_reason="No other limb available"
-    )
+    assert field_errors(refused.text, "screen-override_reason") == [
+        "A contraindication is ticked: choose another site, or give the reason "
+        "to go ahead here."
+    ]
+    tap(attempt, "screen", present=[burn.pk], override_reason="No other limb available")
     attempt.refresh_from_db()
     assert attempt.is_flagged
     screened = attempt.events.get(kind=Kind.CONTRAINDICATIONS_SCREENED)
-    assert screened.data["present"] == [fracture]
+    assert screened.data["present"] == [burn.pk]
+
+
+@pytest.mark.django_db
+def test_do_not_use_cannot_be_overridden_the_only_way_on_is_another_site(
+    tap, attempt, version
+):
+    tap(attempt, "indication")
+    humerus = site(version, "proximal-humerus-adult").pk
+    tap(attempt, "site", site=humerus, side="left")
+    fracture = version.contraindications.get(slug="fracture")
+    assert fracture.severity == fracture.Severity.DO_NOT_USE
+    refused = tap(
+        attempt, "screen", present=[fracture.pk], override_reason="No other limb"
+    )
+    assert refused.status_code == 422
+    (message,) = field_errors(refused.text, "screen-present")
+    assert message.startswith("Do not use this site (Fracture of this bone")
+    assert message.endswith("Choose another site.")
+    assert not attempt.events.filter(kind=Kind.CONTRAINDICATIONS_SCREENED).exists()
+    # Another site, and the flow goes on.
+    tap(attempt, "site", site=humerus, side="right")
+    assert tap(attempt, "screen").status_code == 200
+    attempt.refresh_from_db()
+    assert (attempt.side, attempt.stage) == ("right", Attempt.Stage.NEEDLE)
+    assert not attempt.is_flagged
 
 
 @pytest.mark.django_db
@@ -189,4 +217,4 @@ def test_after_a_failure_one_tap_starts_the_next_attempt_with_the_bone_pre_flagg
     page = client.get(reverse("attempts:attempt-detail", args=[following.public_id]))
     earlier = version.contraindications.get(slug="earlier-io-same-bone")
     assert "Earlier IO in this bone: attempt 1" in page.text
-    assert f'value="{earlier.pk}" checked' in page.text
+    assert str(earlier.pk) in read_field(page.text, "screen-present")[2]

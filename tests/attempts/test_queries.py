@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from attempts.models import AttemptEvent
+from attempts.models import Attempt, AttemptEvent
 from tests.attempts.conftest import needle, site
 from tests.factories import EpisodeFactory
 
@@ -58,7 +58,12 @@ def run(client, attempt, version):
             assert client.get(detail).status_code == 200
         counts[f"GET at {action}"] = len(page.captured_queries)
         url = reverse("attempts:attempt-record", args=[attempt.public_id, action])
-        payload = {"client_token": str(uuid.uuid4()), **data, **extra.get(action, {})}
+        payload = {
+            "client_token": str(uuid.uuid4()),
+            "revision": Attempt.objects.get(pk=attempt.pk).revision,
+            **data,
+            **extra.get(action, {}),
+        }
         with CaptureQueriesContext(connection) as tap:
             response = client.post(url, payload, headers={"HX-Request": "true"})
         assert response.status_code == 200, (action, response.text[:500])
