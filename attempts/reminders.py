@@ -8,8 +8,10 @@
    succeeds if this sweeper still holds it and it has not lapsed; if not, skip it: another
    sweeper has it (or will). So a pass of any length sends nothing twice, as long as one send
    ends within CLAIM_LEASE (the SMTP timeout is far shorter).
-4. Send it. Success: mark it sent and record a REMINDER_SENT event on the attempt, in one
-   transaction. Failure: release the claim and keep the error; the next pass tries again.
+4. Send it. Success: mark it sent and record a REMINDER_SENT event through
+   Attempt.record_event, in one transaction (if the needle was removed in between, the mark
+   stays and a warning is logged). Failure: release the claim and keep the error; the next
+   pass tries again.
 A sweeper killed after claiming leaves a claim that lapses after CLAIM_LEASE, so nothing is lost.
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import F
@@ -194,18 +197,31 @@ def _send(reminder, *, connection):
 
 
 def _mark_sent(reminder, *, now):
-    """Mark the notice sent and record it on the attempt: two statements, one commit."""
+    """Mark the notice sent and record it on the attempt: one transaction.
+
+    The event goes through Attempt.record_event, the one place that checks and projects
+    events; its token is derived from the notice, so it cannot be recorded twice.
+    """
     with transaction.atomic():
         marked = RemovalReminder.objects.filter(
             pk=reminder.pk, sent_at__isnull=True
         ).update(sent_at=now, claimed_until=None)
-        if marked == 1:
-            # A reminder changes nothing of the attempt's projection: a plain append.
-            AttemptEvent.objects.create(
-                attempt=reminder.attempt,
+        if marked != 1:
+            return
+        try:
+            reminder.attempt.record_event(
                 kind=AttemptEvent.Kind.REMINDER_SENT,
+                by=None,
                 client_token=uuid.uuid5(REMINDER_TOKENS, str(reminder.pk)),
                 data={"reminder": reminder.kind, "to": _recipients(reminder)},
-                recorded_at=now,
                 occurred_at=now,
+            )
+        except ValidationError as refusal:
+            # Removed between the send and this mark: the email has gone, so the notice
+            # stays marked sent (record_event rolled back only its own savepoint).
+            logger.warning(
+                "Removal reminder %s was emailed, but the needle was removed before its "
+                "reminder was recorded: %s",
+                reminder.pk,
+                " ".join(refusal.messages),
             )

@@ -79,6 +79,47 @@ def test_due_soon_then_overdue_each_sent_once_and_recorded_on_the_attempt(needle
 
 
 @pytest.mark.django_db
+def test_reminder_is_recorded_on_the_attempt_as_sent_by_the_system(
+    needle, time_machine
+):
+    time_machine.move_to(OVERDUE, tick=False)
+    sweep()
+    event = needle.events.get(kind=AttemptEvent.Kind.REMINDER_SENT)
+    assert event.recorded_by is None
+    assert event.occurred_at == OVERDUE
+    assert event.data == {
+        "reminder": "overdue",
+        "to": [needle.location.notify_email, "operator@hospital.example"],
+    }
+
+
+@pytest.mark.django_db
+def test_a_needle_removed_while_its_reminder_goes_out_is_marked_sent_without_an_event(
+    needle, time_machine, caplog
+):
+    time_machine.move_to(OVERDUE, tick=False)
+    deliver = locmem.EmailBackend.send_messages
+
+    def removed_during_send(backend, messages):
+        # The clinician records the removal while the email is on its way.
+        needle.record_event(
+            kind="removed", by=needle.operator, client_token=uuid.uuid4()
+        )
+        return deliver(backend, messages)
+
+    with mock.patch.object(locmem.EmailBackend, "send_messages", removed_during_send):
+        assert sweep().sent == 1
+    assert len(mail.outbox) == 1
+    assert RemovalReminder.objects.get().sent_at == OVERDUE
+    assert reminder_events(needle) == []
+    assert "removed before its reminder was recorded" in caplog.text
+
+    time_machine.move_to(OVERDUE + CLAIM_LEASE * 2, tick=False)
+    assert sweep().sent == 0
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
 def test_smtp_failure_leaves_the_notice_unsent_and_the_next_pass_sends_it(
     needle, caplog
 ):
