@@ -2,9 +2,16 @@
 
 1. Make the notices that are due: at most one "due soon" and one "overdue" per needle in place
    (a unique constraint; two sweepers creating the same notice make one row).
-2. Claim each unsent notice with a conditional update that only one sweeper can win.
-3. Send it. Success: mark it sent and record a REMINDER_SENT event on the attempt.
-   Failure: release the claim and keep the error; the next pass tries again.
+2. Claim a batch of unsent notices with a conditional update that only one sweeper can win;
+   the claim holds for CLAIM_LEASE from the clock at the moment of claiming.
+3. Right before sending each notice, renew its claim with a conditional update that only
+   succeeds if this sweeper still holds it and it has not lapsed; if not, skip it: another
+   sweeper has it (or will). So a pass of any length sends nothing twice, as long as one send
+   ends within CLAIM_LEASE (the SMTP timeout is far shorter).
+4. Send it. Success: mark it sent and record a REMINDER_SENT event through
+   Attempt.record_event, in one transaction (if the needle was removed in between, the mark
+   stays and a warning is logged). Failure: release the claim and keep the error; the next
+   pass tries again.
 A sweeper killed after claiming leaves a claim that lapses after CLAIM_LEASE, so nothing is lost.
 """
 
@@ -14,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import F
@@ -55,16 +63,28 @@ def create_due_reminders(*, now):
     return len(new)
 
 
-def send_due_reminders(*, now):
-    """One pass of the sweep (see the module docstring). Safe to run from several processes."""
+def send_due_reminders(*, now, clock=timezone.now):
+    """One pass of the sweep (see the module docstring). Safe to run from several processes.
+
+    `now` decides which needles are due; `clock` times the claims, which must hold in real
+    time however long the pass takes.
+    """
     result = SweepResult(created=create_due_reminders(now=now))
     # One mail connection for the whole pass, not one per notice.
     with mailers.default as connection:
-        while batch := _claim_batch(now=now):
+        while batch := _claim_batch(now=now, clock=clock):
             for reminder in batch:
                 if not reminder.attempt.is_in_place:
                     # Removed since the notice was made: a removed needle gets no reminder.
                     reminder.delete()
+                    continue
+                if not _renew_claim(reminder, clock=clock):
+                    # Slow sends ate the lease and another sweeper may have it: never both.
+                    logger.info(
+                        "Removal reminder %s: claim lapsed before sending; left to the "
+                        "sweeper that holds it or the next pass",
+                        reminder.pk,
+                    )
                     continue
                 try:
                     _send(reminder, connection=connection)
@@ -85,22 +105,26 @@ def send_due_reminders(*, now):
     return result
 
 
-def _claim_batch(*, now):
+def _claim_batch(*, now, clock):
     """Claim up to CLAIM_BATCH unsent notices for this sweeper; another sweeper gets others.
 
     The conditional UPDATE only takes rows that are still claimable when it runs, so two
     sweepers racing for the same rows share them out instead of both sending them.
+    A claim counts as lapsed only if it has by the clock (so no live claim is taken) and by
+    the pass's `now` (so a notice this pass released after a failure, held until `now`, is
+    not taken again in the same pass).
     """
     token = uuid.uuid4()
+    lapsed_at = min(now, clock())
     ids = list(
-        RemovalReminder.objects.claimable(now=now)
+        RemovalReminder.objects.claimable(now=lapsed_at)
         .order_by("pk")
         .values_list("pk", flat=True)[:CLAIM_BATCH]
     )
     if not ids:
         return []
-    RemovalReminder.objects.claimable(now=now).filter(pk__in=ids).update(
-        claimed_until=now + CLAIM_LEASE, claimed_by=token
+    RemovalReminder.objects.claimable(now=lapsed_at).filter(pk__in=ids).update(
+        claimed_until=clock() + CLAIM_LEASE, claimed_by=token
     )
     return list(
         RemovalReminder.objects.filter(
@@ -112,6 +136,24 @@ def _claim_batch(*, now):
             "attempt__needle",
             "attempt__episode",
         )
+    )
+
+
+def _renew_claim(reminder, *, clock):
+    """Extend this sweeper's claim by CLAIM_LEASE from now; False if the claim was lost.
+
+    Only one sweeper can hold an unlapsed claim, so the one whose renewal changes the row is
+    the only one that may send; the notice then stays its own for a full lease.
+    """
+    at = clock()
+    return (
+        RemovalReminder.objects.filter(
+            pk=reminder.pk,
+            claimed_by=reminder.claimed_by,
+            sent_at__isnull=True,
+            claimed_until__gt=at,
+        ).update(claimed_until=at + CLAIM_LEASE)
+        == 1
     )
 
 
@@ -155,18 +197,31 @@ def _send(reminder, *, connection):
 
 
 def _mark_sent(reminder, *, now):
-    """Mark the notice sent and record it on the attempt: two statements, one commit."""
+    """Mark the notice sent and record it on the attempt: one transaction.
+
+    The event goes through Attempt.record_event, the one place that checks and projects
+    events; its token is derived from the notice, so it cannot be recorded twice.
+    """
     with transaction.atomic():
         marked = RemovalReminder.objects.filter(
             pk=reminder.pk, sent_at__isnull=True
         ).update(sent_at=now, claimed_until=None)
-        if marked == 1:
-            # A reminder changes nothing of the attempt's projection: a plain append.
-            AttemptEvent.objects.create(
-                attempt=reminder.attempt,
+        if marked != 1:
+            return
+        try:
+            reminder.attempt.record_event(
                 kind=AttemptEvent.Kind.REMINDER_SENT,
+                by=None,
                 client_token=uuid.uuid5(REMINDER_TOKENS, str(reminder.pk)),
                 data={"reminder": reminder.kind, "to": _recipients(reminder)},
-                recorded_at=now,
                 occurred_at=now,
+            )
+        except ValidationError as refusal:
+            # Removed between the send and this mark: the email has gone, so the notice
+            # stays marked sent (record_event rolled back only its own savepoint).
+            logger.warning(
+                "Removal reminder %s was emailed, but the needle was removed before its "
+                "reminder was recorded: %s",
+                reminder.pk,
+                " ".join(refusal.messages),
             )

@@ -8,8 +8,10 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from attempts.models import AttemptEvent, RemovalReminder
 from attempts.reminders import CLAIM_LEASE, send_due_reminders
@@ -26,6 +28,21 @@ def needle(db):
     attempt.operator.email = "operator@hospital.example"
     attempt.operator.save()
     return attempt
+
+
+def sweep():
+    """One pass as the command runs it: `now` from the clock that time-machine drives."""
+    return send_due_reminders(now=timezone.now())
+
+
+def emailed(needles):
+    """The needles each email was about, one entry per email."""
+    return sorted(
+        needle.public_id
+        for message in mail.outbox
+        for needle in needles
+        if f"/{needle.public_id}/" in message.body
+    )
 
 
 def reminder_events(attempt):
@@ -62,6 +79,47 @@ def test_due_soon_then_overdue_each_sent_once_and_recorded_on_the_attempt(needle
 
 
 @pytest.mark.django_db
+def test_reminder_is_recorded_on_the_attempt_as_sent_by_the_system(
+    needle, time_machine
+):
+    time_machine.move_to(OVERDUE, tick=False)
+    sweep()
+    event = needle.events.get(kind=AttemptEvent.Kind.REMINDER_SENT)
+    assert event.recorded_by is None
+    assert event.occurred_at == OVERDUE
+    assert event.data == {
+        "reminder": "overdue",
+        "to": [needle.location.notify_email, "operator@hospital.example"],
+    }
+
+
+@pytest.mark.django_db
+def test_a_needle_removed_while_its_reminder_goes_out_is_marked_sent_without_an_event(
+    needle, time_machine, caplog
+):
+    time_machine.move_to(OVERDUE, tick=False)
+    deliver = locmem.EmailBackend.send_messages
+
+    def removed_during_send(backend, messages):
+        # The clinician records the removal while the email is on its way.
+        needle.record_event(
+            kind="removed", by=needle.operator, client_token=uuid.uuid4()
+        )
+        return deliver(backend, messages)
+
+    with mock.patch.object(locmem.EmailBackend, "send_messages", removed_during_send):
+        assert sweep().sent == 1
+    assert len(mail.outbox) == 1
+    assert RemovalReminder.objects.get().sent_at == OVERDUE
+    assert reminder_events(needle) == []
+    assert "removed before its reminder was recorded" in caplog.text
+
+    time_machine.move_to(OVERDUE + CLAIM_LEASE * 2, tick=False)
+    assert sweep().sent == 0
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
 def test_smtp_failure_leaves_the_notice_unsent_and_the_next_pass_sends_it(
     needle, caplog
 ):
@@ -84,21 +142,54 @@ def test_smtp_failure_leaves_the_notice_unsent_and_the_next_pass_sends_it(
 
 
 @pytest.mark.django_db
-def test_a_sweeper_killed_after_claiming_loses_nothing_and_duplicates_nothing(needle):
+def test_a_sweeper_killed_after_claiming_loses_nothing_and_duplicates_nothing(
+    needle, time_machine
+):
+    time_machine.move_to(OVERDUE, tick=False)
     real_send = "attempts.reminders._send"
     with (
         mock.patch(real_send, side_effect=KeyboardInterrupt),
         pytest.raises(KeyboardInterrupt),
     ):
-        send_due_reminders(now=OVERDUE)
+        sweep()
     # Restarted at once: the dead sweeper's claim still holds, so nothing is sent twice …
-    assert send_due_reminders(now=OVERDUE + timedelta(seconds=5)).sent == 0
+    time_machine.move_to(OVERDUE + timedelta(seconds=5), tick=False)
+    assert sweep().sent == 0
     # … and once the claim lapses the notice goes out, exactly once.
-    assert (
-        send_due_reminders(now=OVERDUE + CLAIM_LEASE + timedelta(seconds=1)).sent == 1
-    )
-    assert send_due_reminders(now=OVERDUE + CLAIM_LEASE * 3).sent == 0
+    time_machine.move_to(OVERDUE + CLAIM_LEASE + timedelta(seconds=1), tick=False)
+    assert sweep().sent == 1
+    time_machine.move_to(OVERDUE + CLAIM_LEASE * 3, tick=False)
+    assert sweep().sent == 0
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_reminder_sent_once_when_a_pass_outlasts_the_lease(time_machine):
+    needles = [inserted_at(INSERTED) for _ in range(5)]
+    time_machine.move_to(OVERDUE, tick=False)
+    deliver = locmem.EmailBackend.send_messages
+    second_sweeper_started = []
+
+    def slow_smtp(backend, messages):
+        if not second_sweeper_started:
+            # The first sweeper's mail server takes half a lease per email: each send fits
+            # in the lease, the whole pass does not.
+            time_machine.shift(CLAIM_LEASE / 2 - timedelta(seconds=1))
+            if timezone.now() > OVERDUE + CLAIM_LEASE:
+                # Meanwhile a second sweeper runs a whole pass (its mail server is quick)
+                # and finds the first one's batch claim lapsed on the notices not yet sent.
+                second_sweeper_started.append(True)
+                sweep()
+        return deliver(backend, messages)
+
+    with mock.patch.object(locmem.EmailBackend, "send_messages", slow_smtp):
+        first = sweep()
+
+    assert emailed(needles) == sorted(needle.public_id for needle in needles)
+    for attempt in needles:
+        assert reminder_events(attempt) == ["overdue"]
+    # The race did happen: the second sweeper sent some of the notices.
+    assert 0 < first.sent < len(needles)
 
 
 @pytest.mark.django_db
