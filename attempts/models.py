@@ -142,8 +142,9 @@ class Episode(models.Model):
                 return episode.start_attempt(
                     by=by, version=version, client_token=client_token
                 )
-        except IntegrityError:
-            # The same Start won a race from another request: answer with its attempt.
+        except (IntegrityError, ValidationError):
+            # The same Start won a race from another request (the unique token, or the check
+            # that the token started this episode): answer with its attempt.
             replayed = _started_by(client_token, facts=episode.facts())
             if replayed is None:
                 raise
