@@ -45,6 +45,7 @@ class TapForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", f"{self.prefix_for_ids}-%s")
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.refusal = None
         # A tap that answers a card must say which revision of the card it came from.

@@ -38,7 +38,9 @@
     if (!target || !target.querySelector) {
       return;
     }
-    var focusable = target.querySelector("[aria-invalid='true'], [data-focus-after-swap]");
+    // The field that needs the finger first; otherwise the message or the new heading.
+    var focusable = target.querySelector("[aria-invalid='true']") ||
+      target.querySelector("[data-focus-after-swap]");
     if (focusable) {
       if (!focusable.hasAttribute("tabindex") && !/^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(focusable.tagName)) {
         focusable.setAttribute("tabindex", "-1");
