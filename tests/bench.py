@@ -227,7 +227,11 @@ def run_attempt(client, location, taps, measure, swaps):
 
     for action, data in taps:
         url = reverse("attempts:attempt-record", args=[public_id, action])
-        payload = {"client_token": str(uuid.uuid4()), **data}
+        # The revision the card was drawn at, as the page's hidden field carries it.
+        revision = Attempt.objects.values_list("revision", flat=True).get(
+            public_id=public_id
+        )
+        payload = {"client_token": str(uuid.uuid4()), "revision": revision, **data}
         response = measure(
             action, client.post, url, payload, headers={"HX-Request": "true"}
         )
