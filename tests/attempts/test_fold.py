@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attempts import flow
+from attempts.forms import TAP_ACTIONS
 from attempts.models import Attempt, AttemptEvent
 from tests.attempts.conftest import needle, site
 from tests.factories import EpisodeFactory
@@ -91,6 +92,9 @@ def tap_data(version, attempt, action, variant):
             {"outcome": "failed"},
         )[variant % 4],
         "troubleshoot": lambda: {},
+        "troubleshoot-action": lambda: {
+            "item": version.troubleshooting_items.order_by("position")[variant % 3].pk
+        },
         "correction": lambda: (
             {"field": "weight_kg", "weight_kg": "81.5", "reason": "Bed scale"},
             {"field": "side", "side": "right", "reason": "Wrong side tapped"},
@@ -109,19 +113,8 @@ def tap_data(version, attempt, action, variant):
     }[action]()
 
 
-ACTIONS = (
-    "indication",
-    "site",
-    "screen",
-    "needle",
-    "check",
-    "checks-done",
-    "needle-in-bone",
-    "confirm",
-    "outcome",
-    "troubleshoot",
-    "correction",
-)
+# Every tap of the attempt page.
+ACTIONS = TAP_ACTIONS
 # Most taps come from the current card; some from an old one, a few from a tampered form.
 REVISION = st.sampled_from(["current"] * 12 + ["stale", "missing", "ahead"])
 # The tap the current card asks for, so that sequences reach deep into the flow.

@@ -35,6 +35,16 @@ def snapshot():
     )
 
 
+@pytest.fixture
+def needle(client, db):
+    """An IO needle in place, and the client logged in as a clinician of its location."""
+    needle = needle_in_place(version=reference_version())
+    clinician = ClinicianFactory()
+    needle.location.staff.add(clinician)
+    client.force_login(clinician)
+    return needle
+
+
 def page(client, attempt, show=None):
     url = reverse("attempts:attempt-detail", args=[attempt.public_id])
     return client.get(url, {"show": show} if show else {})
@@ -185,13 +195,12 @@ def test_next_attempt_with_a_token_used_for_something_else_is_refused(
 
 
 @pytest.mark.django_db
-def test_a_transfer_replayed_to_another_location_is_refused_and_moves_nothing(client):
-    reference_version()
-    needle = needle_in_place(version=reference_version())
-    clinician = ClinicianFactory()
-    needle.location.staff.add(clinician)
-    client.force_login(clinician)
+def test_a_transfer_replayed_to_another_location_is_refused_and_moves_nothing(
+    client, needle
+):
     icu, ward = LocationFactory(), LocationFactory()
+    # The clinicians follow the patient, so they still see the attempt at the ICU.
+    icu.staff.add(*needle.location.staff.all())
     url = reverse("attempts:attempt-transfer", args=[needle.public_id])
     token = str(uuid.uuid4())
     assert (
@@ -199,7 +208,6 @@ def test_a_transfer_replayed_to_another_location_is_refused_and_moves_nothing(cl
     )
     needle.refresh_from_db()
     assert needle.location == icu
-    icu.staff.add(clinician)
     before = snapshot()
     response = client.post(url, {"client_token": token, "location": ward.pk})
     assert response.status_code == 422
@@ -370,12 +378,9 @@ def test_a_bad_token_on_troubleshoot_shows_its_message(tap, attempt, token):
         ({"condition": "y" * 201}, "Keep the description to 200 characters."),
     ],
 )
-def test_removal_and_transfer_refusals_show_their_message(client, data, message):
-    reference_version()
-    needle = needle_in_place(version=reference_version())
-    clinician = ClinicianFactory()
-    needle.location.staff.add(clinician)
-    client.force_login(clinician)
+def test_removal_and_transfer_refusals_show_their_message(
+    client, needle, data, message
+):
     before = snapshot()
     removal = reverse("attempts:attempt-removal", args=[needle.public_id])
     payload = {"client_token": str(uuid.uuid4()), "condition": "Clean", **data}
@@ -393,12 +398,7 @@ def test_removal_and_transfer_refusals_show_their_message(client, data, message)
 
 
 @pytest.mark.django_db
-def test_a_removal_of_a_needle_already_out_is_refused_with_the_reason(client):
-    reference_version()
-    needle = needle_in_place(version=reference_version())
-    clinician = ClinicianFactory()
-    needle.location.staff.add(clinician)
-    client.force_login(clinician)
+def test_a_removal_of_a_needle_already_out_is_refused_with_the_reason(client, needle):
     url = reverse("attempts:attempt-removal", args=[needle.public_id])
     client.post(url, {"client_token": str(uuid.uuid4()), "condition": "Clean"})
     before = snapshot()
