@@ -860,7 +860,7 @@ def test_no_start_answers_500_and_a_refused_one_changes_nothing(
     tablet, pick, changes, resent
 ):
     def start_button(page):
-        # The Start card's buttons, not the header's Switch user (it logs the tablet out).
+        # The Start card's buttons, not the header's Log out form.
         buttons = [form for form in page if form.url == START]
         return buttons[pick % len(buttons)]
 
@@ -871,7 +871,7 @@ def test_no_start_answers_500_and_a_refused_one_changes_nothing(
 def _tap_on_page(page, attempt, action, pick):
     """The attempt's own form for `action` (any of them for None); made up if none is shown."""
     url = detail_url(attempt)
-    # Not the header's Switch user: it logs the tablet out.
+    # Not the header's Log out form.
     page = [form for form in page if form.url.startswith(url)]
     if action is None:
         return page[pick % len(page)]
