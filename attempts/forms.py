@@ -228,7 +228,10 @@ class NextAttemptForm(TapForm):
             return None
         try:
             return attempt.episode.start_attempt(
-                by=by, version=version, client_token=self.cleaned_data["client_token"]
+                by=by,
+                version=version,
+                client_token=self.cleaned_data["client_token"],
+                after=attempt.number,
             )
         except ValidationError as error:
             self._add_errors(error)

@@ -186,11 +186,13 @@ class Episode(models.Model):
                 moved += 1
             return moved
 
-    def start_attempt(self, *, by, version, client_token):
+    def start_attempt(self, *, by, version, client_token, after=None):
         """The next attempt of this episode, following `version`, with its STARTED event.
 
         A repeated `client_token` returns the attempt that token already started here; a token
-        used for anything else is refused with a message.
+        used for anything else is refused with a message. `after`: the number of the attempt
+        the tap came from; if a later one exists already (another tablet started it), that one
+        is returned and nothing is recorded.
         """
         if (replayed := _started_by(client_token, episode=self)) is not None:
             return replayed
@@ -199,6 +201,9 @@ class Episode(models.Model):
                 # Lock the episode so two tablets starting at once get numbers 1 and 2, not 1
                 # twice, and read its facts as they stand (a weight may have been corrected).
                 locked = Episode.objects.select_for_update().get(pk=self.pk)
+                later = self.attempts.filter(number__gt=after or 0).order_by("number")
+                if after is not None and (following := later.first()) is not None:
+                    return following
                 number = (
                     self.attempts.aggregate(last=models.Max("number"))["last"] or 0
                 ) + 1

@@ -257,6 +257,16 @@ def test_two_starts_with_the_same_token_at_once_make_one_attempt(migrated_data):
     assert Attempt.objects.count() == Episode.objects.count() == 1
 
 
+@pytest.mark.django_db
+def test_next_attempt_from_two_tablets_starts_one_attempt(client, tap, attempt):
+    tap(attempt, "outcome", outcome="failed", reason="No flow")
+    url = reverse("attempts:attempt-next", args=[attempt.public_id])
+    first = client.post(url, {"client_token": str(uuid.uuid4())})
+    second = client.post(url, {"client_token": str(uuid.uuid4())})
+    assert attempt.episode.attempts.count() == 2
+    assert first["Location"] == second["Location"]
+
+
 # 4. Unchecked data is never stored.
 
 
