@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db.models import Max
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR, group_for
 
@@ -173,6 +174,12 @@ class TroubleshootingItemFactory(SourcedFactory):
     problem = "Resistance to flow"
     cause = "Needle through the far cortex"
     action = "Pull back 1-2 mm and recheck the flow"
+
+
+def free_position(items):
+    """A position none of `items` holds: past the highest, never a literal a Sequence can reach."""
+    highest = items.aggregate(highest=Max("position"))["highest"]
+    return (highest or 0) + 10
 
 
 def published_version(**kwargs):

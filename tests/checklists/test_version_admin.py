@@ -13,6 +13,7 @@ from tests.factories import (
     SectionFactory,
     SiteFactory,
     StepFactory,
+    free_position,
     published_version,
 )
 from tests.forms import form_data
@@ -86,10 +87,11 @@ def test_overlapping_needle_bands_are_refused_at_the_field(signed_in, draft):
     page = signed_in.get(change_url(draft))
     data = form_data(page.text, "checklistversion_form")
     seed = data["needle_sizes-0-sources"]
+    # A free position: the only thing wrong with the new row must be its weight band.
     data.update(
         {
             "needle_sizes-TOTAL_FORMS": "2",
-            "needle_sizes-1-position": "20",
+            "needle_sizes-1-position": str(free_position(draft.needle_sizes)),
             "needle_sizes-1-slug": "blue-25mm",
             "needle_sizes-1-length_mm": "25",
             "needle_sizes-1-hub_colour": "blue",
