@@ -84,9 +84,18 @@ class ChecklistVersionFactory(factory.django.DjangoModelFactory):
         model = "checklists.ChecklistVersion"
 
     procedure = factory.SubFactory(ProcedureFactory)
-    number = factory.Sequence(lambda n: n + 1)
     author = factory.SubFactory(ContentEditorFactory)
     change_summary = "Test version"
+
+    @factory.lazy_attribute
+    def number(self):
+        """After the procedure's latest version: the loader and new_draft number versions too."""
+        from checklists.models import ChecklistVersion
+
+        latest = ChecklistVersion.objects.filter(
+            procedure_id=self.procedure.pk
+        ).aggregate(latest=Max("number"))["latest"]
+        return (latest or 0) + 1
 
 
 class SectionFactory(factory.django.DjangoModelFactory):
