@@ -5,6 +5,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.contenttypes.management import create_contenttypes
+from django.core.management import call_command
 from django.db import connection
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
@@ -19,6 +20,18 @@ from tests.factories import (
 
 # Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Each worker's test database starts with the reference checklist, as `make run` loads it.
+
+    Loading it (~80 rows) once per session, not once per test, halves the suite's setup time;
+    reference_version() then only finds it. Tests that commit (live server) empty every table
+    afterwards: reference_version() loads it again, the loader being idempotent.
+    """
+    with django_db_blocker.unblock():
+        call_command("load_io_checklist", verbosity=0)
 
 
 @pytest.fixture(autouse=True)
