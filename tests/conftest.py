@@ -22,15 +22,33 @@ from tests.factories import (
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def put_back_migrated_data():
+    """Recreate the rows the data migrations made (role groups, editors' grants); idempotent.
+
+    A test that commits (live server, threads) empties every table afterwards; Django recreates
+    content types and permissions, but not these.
+    """
+    for config in apps.get_app_configs():
+        create_contenttypes(config, verbosity=0)
+        create_permissions(config, verbosity=0)
+    import_module("accounts.migrations.0002_role_groups").create_role_groups(apps, None)
+    import_module("checklists.migrations.0002_content_editor_permissions").grant(
+        apps, None
+    )
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Each worker's test database starts with the reference checklist, as `make run` loads it.
+    """Each worker's test database starts with migrated data and the reference checklist.
 
-    Loading it (~80 rows) once per session, not once per test, halves the suite's setup time;
-    reference_version() then only finds it. Tests that commit (live server) empty every table
-    afterwards: reference_version() loads it again, the loader being idempotent.
+    The reference checklist (~80 rows, loaded as `make run` loads it) goes in once per
+    database instead of once per test: reference_version() then only finds it. Tests that
+    commit empty every table afterwards; reference_version() loads it again (the loader is
+    idempotent). A database kept with --reuse-db may have been emptied that way: put back
+    the migrated data too.
     """
     with django_db_blocker.unblock():
+        put_back_migrated_data()
         call_command("load_io_checklist", verbosity=0)
 
 
@@ -50,18 +68,8 @@ def fast_password_hashing(settings):
 
 @pytest.fixture
 def migrated_data(transactional_db):
-    """Put back the rows the data migrations made, for tests that commit (live server, threads).
-
-    Such tests empty every table afterwards; Django recreates content types and permissions,
-    but not the role groups and their grants.
-    """
-    for config in apps.get_app_configs():
-        create_contenttypes(config, verbosity=0)
-        create_permissions(config, verbosity=0)
-    import_module("accounts.migrations.0002_role_groups").create_role_groups(apps, None)
-    import_module("checklists.migrations.0002_content_editor_permissions").grant(
-        apps, None
-    )
+    """Put back the rows the data migrations made, for tests that commit (live server, threads)."""
+    put_back_migrated_data()
 
 
 @pytest.fixture
