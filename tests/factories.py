@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db.models import Max
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR, group_for
 
@@ -83,9 +84,18 @@ class ChecklistVersionFactory(factory.django.DjangoModelFactory):
         model = "checklists.ChecklistVersion"
 
     procedure = factory.SubFactory(ProcedureFactory)
-    number = factory.Sequence(lambda n: n + 1)
     author = factory.SubFactory(ContentEditorFactory)
     change_summary = "Test version"
+
+    @factory.lazy_attribute
+    def number(self):
+        """After the procedure's latest version: the loader and new_draft number versions too."""
+        from checklists.models import ChecklistVersion
+
+        latest = ChecklistVersion.objects.filter(
+            procedure_id=self.procedure.pk
+        ).aggregate(latest=Max("number"))["latest"]
+        return (latest or 0) + 1
 
 
 class SectionFactory(factory.django.DjangoModelFactory):
@@ -173,6 +183,12 @@ class TroubleshootingItemFactory(SourcedFactory):
     problem = "Resistance to flow"
     cause = "Needle through the far cortex"
     action = "Pull back 1-2 mm and recheck the flow"
+
+
+def free_position(items):
+    """A position none of `items` holds: past the highest, never a literal a Sequence can reach."""
+    highest = items.aggregate(highest=Max("position"))["highest"]
+    return (highest or 0) + 10
 
 
 def published_version(**kwargs):

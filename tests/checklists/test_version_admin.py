@@ -13,6 +13,7 @@ from tests.factories import (
     SectionFactory,
     SiteFactory,
     StepFactory,
+    free_position,
     published_version,
 )
 from tests.forms import form_data
@@ -86,10 +87,11 @@ def test_overlapping_needle_bands_are_refused_at_the_field(signed_in, draft):
     page = signed_in.get(change_url(draft))
     data = form_data(page.text, "checklistversion_form")
     seed = data["needle_sizes-0-sources"]
+    # A free position: the only thing wrong with the new row must be its weight band.
     data.update(
         {
             "needle_sizes-TOTAL_FORMS": "2",
-            "needle_sizes-1-position": "20",
+            "needle_sizes-1-position": str(free_position(draft.needle_sizes)),
             "needle_sizes-1-slug": "blue-25mm",
             "needle_sizes-1-length_mm": "25",
             "needle_sizes-1-hub_colour": "blue",
@@ -124,7 +126,7 @@ def test_two_person_workflow_in_the_admin(client, editor):
     response = client.post(
         reverse("admin:checklists_checklistversion_new_draft", args=[published.pk])
     )
-    draft = ChecklistVersion.objects.get(status=ChecklistVersion.Status.DRAFT)
+    draft = ChecklistVersion.objects.get(based_on=published)
     assert response["Location"] == change_url(draft)
     assert draft.author == editor
 
@@ -220,11 +222,12 @@ def test_swapping_two_step_positions_in_one_save_is_refused_with_a_message(
     # Each position is unique within its section, row by row: a swap in one save is refused at
     # the form (never a server error) and nothing changes; editors go through a free position.
     section = draft.sections.get()
-    second = StepFactory(
-        section=section, slug="second", text="Second step", position=900
-    )
     first = draft.steps.get(slug="rem-no-rock")
     first_position = first.position
+    second_position = free_position(section.steps)
+    second = StepFactory(
+        section=section, slug="second", text="Second step", position=second_position
+    )
     page = signed_in.get(change_url(draft))
     data = form_data(page.text, "checklistversion_form")
     index = {data[f"steps-{i}-id"]: i for i in range(int(data["steps-TOTAL_FORMS"]))}
@@ -235,4 +238,4 @@ def test_swapping_two_step_positions_in_one_save_is_refused_with_a_message(
     assert "Step with this Section and Position already exists." in response.text
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (first.position, second.position) == (first_position, 900)
+    assert (first.position, second.position) == (first_position, second_position)

@@ -14,6 +14,7 @@ from tests.factories import (
     NeedleSizeFactory,
     SectionFactory,
     StepFactory,
+    free_position,
     published_version,
 )
 
@@ -29,7 +30,7 @@ def test_database_refuses_a_second_published_version_of_a_procedure():
         ChecklistVersion.objects.filter(pk=second.pk).update(
             status=PUBLISHED, published_at=timezone.now()
         )
-    assert ChecklistVersion.objects.filter(status=PUBLISHED).count() == 1
+    assert first.procedure.versions.published().get() == first
 
 
 @pytest.mark.django_db
@@ -128,7 +129,7 @@ def test_overlapping_weight_band_is_rejected_at_the_field():
     overlapping = NeedleSize(
         version=version,
         slug="blue",
-        position=100,
+        position=free_position(version.needle_sizes),
         length_mm=25,
         hub_colour="blue",
         min_weight_kg=Decimal(39),
@@ -145,7 +146,7 @@ def test_adjacent_weight_bands_are_accepted():
     NeedleSize(
         version=version,
         slug="blue",
-        position=100,
+        position=free_position(version.needle_sizes),
         length_mm=25,
         hub_colour="blue",
         min_weight_kg=Decimal(40),
