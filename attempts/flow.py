@@ -181,14 +181,15 @@ def can_show(attempt, card):
     return card != Stage.CLOSED and allows(attempt.stage, CARD_MOVE.get(card))
 
 
+def is_stale(attempt, revision):
+    """Whether a card drawn at `revision` is one the attempt has since moved past."""
+    return revision is not None and revision != attempt.revision
+
+
 def check(attempt, *, kind, data, revision, now):
     """Refuse (raise) a move the attempt's state does not allow; the one gate of the flow."""
     move = move_of(kind, data)
-    if (
-        move in NEEDS_CURRENT_CARD
-        and revision is not None
-        and revision != attempt.revision
-    ):
+    if move in NEEDS_CURRENT_CARD and is_stale(attempt, revision):
         raise Refused(STALE, code="stale")
     if not allows(attempt.stage, move):
         raise Refused(_why_not(attempt.stage, move), code="not_now")

@@ -70,6 +70,11 @@ class TapForm(forms.Form):
         `refusal` holds the message when the attempt's state refused the tap (the card was
         out of date): nothing was recorded, and the page shows the current card.
         """
+        if self._from_an_old_card(attempt):
+            # Checked before the input: an old card's answers belong to what it showed then
+            # (another site's screen, another card's checks), not to the current card.
+            self.refusal = flow.STALE
+            return False
         if not self.is_valid():
             return False
         try:
@@ -86,6 +91,15 @@ class TapForm(forms.Form):
             self._add_errors(error)
             return False
         return True
+
+    def _from_an_old_card(self, attempt):
+        if not self.is_bound or not self.fields["revision"].required:
+            return False
+        try:
+            revision = self.fields["revision"].clean(self.data.get("revision"))
+        except ValidationError:
+            return False  # said at the top of the card by full_clean
+        return flow.is_stale(attempt, revision)
 
     def _add_errors(self, error):
         if not hasattr(error, "error_dict"):

@@ -213,7 +213,8 @@ class LocationFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("name",)
         skip_postgeneration_save = True
 
-    name = factory.Sequence(lambda n: f"Resus {n}")
+    # Never "Resus 1": tests name their bays so, and get_or_create would share one.
+    name = factory.Sequence(lambda n: f"Ward {n}")
     notify_email = factory.LazyAttribute(
         lambda loc: f"{loc.name.replace(' ', '').lower()}@hospital.example"
     )

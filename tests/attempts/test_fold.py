@@ -279,3 +279,23 @@ def test_every_move_the_table_does_not_allow_is_refused_and_records_nothing(
                 flow.NOT_IN_PLACE,
             }
             assert snapshot(attempt) == before, (stage, move)
+
+
+@pytest.mark.django_db
+def test_an_old_cards_answers_are_not_judged_against_the_current_card(
+    tap, attempt, version
+):
+    tap(attempt, "indication")
+    humerus = site(version, "proximal-humerus-adult").pk
+    tap(attempt, "site", site=humerus, side="left")
+    old_screen = Attempt.objects.get(pk=attempt.pk).revision
+    tap(attempt, "site", site=humerus, side="right")  # the first tablet chose again
+    fracture = version.contraindications.get(slug="fracture").pk
+    before = snapshot(attempt)
+    # The second tablet's screen was for the left arm: its ticks are not the right arm's.
+    response = tap(attempt, "screen", present=[fracture], revision=old_screen)
+    assert response.status_code == 409
+    assert flow.STALE in response.text
+    assert "Contraindication screen: Proximal humerus, right" in response.text
+    assert "Do not use this site" not in response.text
+    assert snapshot(attempt) == before
