@@ -140,12 +140,16 @@ def _claim_batch(*, now, clock):
 
 
 def _renew_claim(reminder, *, clock):
-    """Extend this sweeper's claim by CLAIM_LEASE from now; False if the claim was lost.
+    """Make sure this sweeper still holds the claim, for at least half a lease; False if lost.
 
     Only one sweeper can hold an unlapsed claim, so the one whose renewal changes the row is
     the only one that may send; the notice then stays its own for a full lease.
     """
     at = clock()
+    if at < reminder.claimed_until - CLAIM_LEASE / 2:
+        # The batch's own claim still has more than half its lease: no sweeper can take it
+        # before it lapses, so the usual pass sends without a statement per notice.
+        return True
     return (
         RemovalReminder.objects.filter(
             pk=reminder.pk,
