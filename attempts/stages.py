@@ -162,6 +162,9 @@ def ticked_steps(attempt):
 def progress(attempt, shown):
     """[(stage, state, reopens)] for the progress indicator: done, current or to do, and
     whether tapping it reopens that card (the flow allows answering it again)."""
+    if attempt.stage == Stage.CLOSED and attempt.outcome != attempt.Outcome.SUCCESS:
+        # Stopped part-way: ticking every stage would claim steps that never happened.
+        return []
     stages = [
         stage
         for stage in flow.PROGRESS

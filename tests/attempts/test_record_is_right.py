@@ -429,3 +429,14 @@ def test_the_choose_another_site_link_reopens_the_site_card(client, tap, attempt
     assert 'aria-label="Proximal tibia, right"' in reopened
     # A card the flow does not reopen is not shown: the current one is.
     assert "Contraindication screen" in page(client, attempt, show="confirmation").text
+
+
+@pytest.mark.django_db
+def test_a_stopped_attempt_does_not_show_its_stages_as_done(client, tap, attempt):
+    walk(attempt, to=flow.Stage.CONFIRMATION)
+    assert 'aria-label="Progress"' in page(client, attempt).text
+    tap(attempt, "outcome", outcome="failed", reason="No flow")
+    closed = page(client, attempt).text
+    assert "Attempt 1 failed" in closed
+    assert 'aria-label="Progress"' not in closed
+    assert "progress-done" not in closed
