@@ -63,3 +63,21 @@ def site(version, slug):
 
 def needle(version, colour):
     return version.needle_sizes.get(hub_colour=colour)
+
+
+@pytest.fixture
+def start(client, clinician, bay, version):
+    """POST the Start card as the clinician at the bay; `fields` replace the defaults."""
+    client.force_login(clinician)
+
+    def do(**fields):
+        data = {
+            "client_token": str(uuid.uuid4()),
+            "location": bay.pk,
+            "age_group": "adult",
+            "context": "shock",
+            **fields,
+        }
+        return client.post(reverse("attempts:attempt-start"), data)
+
+    return do

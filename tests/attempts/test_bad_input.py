@@ -28,9 +28,6 @@ def snapshot(attempt):
     )
 
 
-START = reverse("attempts:attempt-start")
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("weight", "message"),
@@ -46,19 +43,10 @@ START = reverse("attempts:attempt-start")
     ],
 )
 def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
-    client, clinician, bay, version, weight, message
+    start, weight, message
 ):
-    client.force_login(clinician)
-    response = client.post(
-        START,
-        {
-            "client_token": str(uuid.uuid4()),
-            "location": bay.pk,
-            "age_group": "adult",
-            "weight_kg": weight,
-            "patient_reference": "T-123",
-            "context": "cardiac_arrest",
-        },
+    response = start(
+        weight_kg=weight, patient_reference="T-123", context="cardiac_arrest"
     )
     assert response.status_code == 422
     assert field_errors(response.text, "start-weight_kg") == [message]
@@ -68,37 +56,16 @@ def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
 
 
 @pytest.mark.django_db
-def test_a_decimal_comma_is_accepted(client, clinician, bay, version):
-    client.force_login(clinician)
-    response = client.post(
-        START,
-        {
-            "client_token": str(uuid.uuid4()),
-            "location": bay.pk,
-            "age_group": "child",
-            "weight_kg": "70,5",
-            "context": "shock",
-        },
-    )
+def test_a_decimal_comma_is_accepted(start):
+    response = start(age_group="child", weight_kg="70,5")
     assert response.status_code == 302
     assert str(Episode.objects.get().weight_kg) == "70.5"
 
 
 @pytest.mark.django_db
-def test_a_location_the_clinician_does_not_work_at_is_refused(
-    client, clinician, version
-):
-    client.force_login(clinician)
+def test_a_location_the_clinician_does_not_work_at_is_refused(start):
     elsewhere = LocationFactory(name="ICU")
-    response = client.post(
-        START,
-        {
-            "client_token": str(uuid.uuid4()),
-            "location": elsewhere.pk,
-            "age_group": "adult",
-            "context": "shock",
-        },
-    )
+    response = start(location=elsewhere.pk)
     assert response.status_code == 422
     assert "Choose one of your locations." in response.text
     assert not Episode.objects.exists()

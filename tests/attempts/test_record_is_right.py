@@ -131,20 +131,12 @@ def test_the_board_ignores_a_location_that_is_no_id(client, clinician, location)
 
 @pytest.mark.django_db
 def test_a_start_token_used_for_another_event_is_refused_with_a_message(
-    client, clinician, bay, version, tap, attempt
+    start, tap, attempt
 ):
     used = str(attempt.events.get(kind=Kind.STARTED).client_token)
     tap(attempt, "indication", client_token=(indication := str(uuid.uuid4())))
     before = snapshot()
-    response = client.post(
-        START,
-        {
-            "client_token": indication,
-            "location": bay.pk,
-            "age_group": "adult",
-            "context": "shock",
-        },
-    )
+    response = start(client_token=indication)
     assert response.status_code == 422
     assert "This form was already used to record something else" in response.text
     assert snapshot() == before
@@ -343,20 +335,8 @@ def test_removal_shows_the_steps_of_the_version_the_attempt_followed(client):
         ("T-\x00-1", "Null characters are not allowed."),
     ],
 )
-def test_a_bad_patient_reference_is_refused_at_the_field(
-    client, clinician, bay, version, reference, message
-):
-    client.force_login(clinician)
-    response = client.post(
-        START,
-        {
-            "client_token": str(uuid.uuid4()),
-            "location": bay.pk,
-            "age_group": "adult",
-            "patient_reference": reference,
-            "context": "shock",
-        },
-    )
+def test_a_bad_patient_reference_is_refused_at_the_field(start, reference, message):
+    response = start(patient_reference=reference)
     assert response.status_code == 422
     assert field_errors(response.text, "start-patient_reference") == [message]
     assert not Episode.objects.exists()
