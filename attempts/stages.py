@@ -59,6 +59,11 @@ class StageContent:
         content.needles = frozen.needles
         return content
 
+    def forget_reads(self):
+        """Drop what was read from the attempt's events, after a tap has added one."""
+        self.__dict__.pop("ticked", None)
+        self.__dict__.pop("tried", None)
+
     @cached_property
     def ticked(self):
         """Steps ticked so far (one query, only on cards with checks)."""

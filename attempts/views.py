@@ -172,8 +172,8 @@ def attempt_record(request, public_id, action):
     if form.record(attempt, by=request.user):
         if not request.htmx:
             return redirect("attempts:attempt-detail", public_id=attempt.public_id)
-        # The tap may have changed the ticks or the site: read them again.
-        content = StageContent.load(attempt, now=timezone.now())
+        # The tap may have changed the ticks: read them again, not the whole content.
+        content.forget_reads()
         items = content.troubleshooting_items() if is_troubleshooting else None
         context = _page_context(attempt, troubleshooting=items, content=content)
         response = render_page(
