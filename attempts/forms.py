@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html
 
 from attempts import flow
 from attempts.flow import MAX_PLAUSIBLE_WEIGHT_KG, Kind, Outcome, Stage
@@ -325,19 +324,22 @@ class ScreenForm(TapForm):
         super().__init__(*args, **kwargs)
         self.contraindications = {str(item.pk): item for item in contraindications}
         self.fields["present"].choices = [
-            (
-                pk,
-                format_html(
-                    '{} <span class="tag {}">{}</span>',
-                    item.text,
-                    "tag-critical" if _forbids(item) else "tag-warning",
-                    item.get_severity_display(),
-                ),
-            )
-            for pk, item in self.contraindications.items()
+            (pk, item.text) for pk, item in self.contraindications.items()
         ]
         self.fields["present"].error_messages["invalid_choice"] = (
             "Tick only the contraindications shown."
+        )
+
+    def rows(self):
+        """(checkbox, contraindication) pairs: the card draws each with its severity and its
+        "Why / source" beside the box, not inside the label."""
+        return list(zip(self["present"], self.contraindications.values(), strict=True))
+
+    @property
+    def any_ticked(self):
+        """Whether a box is ticked (pre-ticked from an earlier attempt, or as posted)."""
+        return any(
+            str(pk) in self.contraindications for pk in self["present"].value() or ()
         )
 
     def clean(self):
@@ -400,10 +402,10 @@ class NeedleForm(TapForm):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, needles, suggest, **kwargs):
+    def __init__(self, *args, needles, advice, **kwargs):
         super().__init__(*args, **kwargs)
         self.needles = {needle.pk: needle for needle in needles}
-        self.suggest = suggest
+        self.advice = advice
         self.fields["needle"].choices = [
             (needle.pk, f"{needle} — {needle.band_label}") for needle in needles
         ]
@@ -413,15 +415,17 @@ class NeedleForm(TapForm):
         needle = self.needles.get(cleaned.get("needle"))
         tissue = cleaned.get("tissue")
         if needle and tissue:
-            suggested = self.suggest(tissue)
-            cleaned["suggested"] = suggested
+            expected = self.advice.expected(tissue)
+            cleaned["suggested"] = expected
             if (
-                suggested
-                and needle != suggested
+                self.advice.needs_reason(needle, tissue)
                 and not cleaned.get("reason", "").strip()
             ):
                 self.add_error(
-                    "reason", f"{suggested} is suggested: give the reason for {needle}."
+                    "reason",
+                    f"{expected} is suggested: give the reason for {needle}."
+                    if expected
+                    else f"The checklist suggests no needle here: give the reason for {needle}.",
                 )
         return cleaned
 
@@ -640,7 +644,7 @@ def tap_form(action, data, *, attempt, content):
             else [],
         ),
         "needle": lambda: NeedleForm(
-            data, needles=content.needles, suggest=content.suggest_needle
+            data, needles=content.needles, advice=content.needle_advice
         ),
         "check": lambda: StepToggleForm(data, steps=check_steps),
         "checks-done": lambda: ChecksDoneForm(
@@ -694,7 +698,7 @@ def card_forms(attempt, content, shown):
         )
     elif shown == Stage.NEEDLE:
         forms_["needle"] = NeedleForm(
-            needles=content.needles, suggest=content.suggest_needle
+            needles=content.needles, advice=content.needle_advice
         )
     elif shown in (Stage.OUTCOME, flow.STOP_CARD):
         forms_["outcome"] = OutcomeForm()

@@ -63,6 +63,7 @@ class StageContent:
         """Drop what was read from the attempt's events, after a tap has added one."""
         self.__dict__.pop("ticked", None)
         self.__dict__.pop("tried", None)
+        self.__dict__.pop("needle_advice", None)  # a weight correction changes it
 
     @cached_property
     def ticked(self):
@@ -85,8 +86,9 @@ class StageContent:
         return [step for step in self.steps_for(stage) if step.kind == Step.Kind.CHECK]
 
     def screen_for(self, site):
-        """The contraindications that apply to `site`, and the ones to pre-tick."""
-        items = [c for c in self.contraindications if c.site_id in (None, site.pk)]
+        """The contraindications that apply to `site` in this patient, and the ones to pre-tick."""
+        population = self.attempt.population
+        items = [c for c in self.contraindications if c.applies_to(site, population)]
         same_bone = [
             earlier
             for earlier in self.tried
@@ -95,19 +97,80 @@ class StageContent:
         pre_ticked = {c.pk for c in items if c.slug == EARLIER_IO_SLUG and same_bone}
         return items, pre_ticked, same_bone
 
-    def suggest_needle(self, tissue):
-        """The needle the table suggests, or None where it has none (weight unknown, under 3 kg)."""
-        if tissue == "deep":
-            return next((n for n in self.needles if n.for_deep_tissue), None)
-        weight = self.attempt.episode.weight_kg
-        return next((n for n in self.needles if n.covers(weight)), None)
+    @cached_property
+    def needle_advice(self):
+        return NeedleAdvice.for_weight(self.attempt.episode.weight_kg, self.needles)
+
+    def complications(self):
+        """What the removal form offers to tick: the complications, not the section's notes."""
+        return [
+            step
+            for step in self.steps.get("complications", [])
+            if step.kind == Step.Kind.CHECK
+        ]
 
     def troubleshooting_items(self):
         return list(
             TroubleshootingItem.objects.filter(
                 version_id=self.attempt.checklist_version_id
-            ).order_by("position")
+            )
+            .prefetch_related("sources")
+            .order_by("position")
         )
+
+
+@dataclass(frozen=True)
+class NeedleAdvice:
+    """What the needle card offers for a weight: never silent, never a wrong one-tap needle.
+
+    A weight in a band: that needle in one tap, and the needle for significant overlying tissue.
+    A weight between two bands (39.5 kg): the needles either side, with no single
+    recommendation. Unknown, or under the table: no one-tap needle at all; any needle needs
+    a reason.
+    """
+
+    suggested: NeedleSize | None = None
+    deep: NeedleSize | None = None
+    neighbours: tuple = ()
+    why_none: str = ""
+
+    @classmethod
+    def for_weight(cls, weight, needles):
+        banded = [n for n in needles if n.has_weight_band]
+        deep = next((n for n in needles if n.for_deep_tissue), None)
+        if weight is None:
+            return cls(why_none="Weight unknown: the checklist suggests no needle.")
+        if covering := next((n for n in banded if n.covers(weight)), None):
+            return cls(suggested=covering, deep=deep)
+        below = [
+            n
+            for n in banded
+            if n.max_weight_kg is not None and n.max_weight_kg < weight
+        ]
+        above = [
+            n
+            for n in banded
+            if n.min_weight_kg is not None and n.min_weight_kg > weight
+        ]
+        if not below:
+            return cls(why_none="The checklist gives no needle for this weight.")
+        neighbours = [max(below, key=lambda n: n.max_weight_kg)]
+        if above:
+            neighbours.append(min(above, key=lambda n: n.min_weight_kg))
+        return cls(
+            deep=deep,
+            neighbours=tuple(neighbours),
+            why_none="Between the weight bands: no single recommendation in the checklist.",
+        )
+
+    def expected(self, tissue):
+        """The needle that needs no reason for `tissue`, or None."""
+        return self.deep if tissue == "deep" else self.suggested
+
+    def needs_reason(self, needle, tissue):
+        if needle == self.expected(tissue):
+            return False
+        return not (tissue == "normal" and needle in self.neighbours)
 
 
 @dataclass(frozen=True)
@@ -127,15 +190,15 @@ def _load_version_content(version_id):
         .prefetch_related("sources")
         .order_by("section__position", "position")
     )
+
+    def cited(model):
+        return model.objects.filter(version_id=version_id).prefetch_related("sources")
+
     return VersionContent(
         steps=tuple(steps),
-        sites=tuple(Site.objects.filter(version_id=version_id).order_by("position")),
-        contraindications=tuple(
-            Contraindication.objects.filter(version_id=version_id).order_by("position")
-        ),
-        needles=tuple(
-            NeedleSize.objects.filter(version_id=version_id).order_by("position")
-        ),
+        sites=tuple(cited(Site).order_by("position")),
+        contraindications=tuple(cited(Contraindication).order_by("position")),
+        needles=tuple(cited(NeedleSize).order_by("position")),
     )
 
 

@@ -115,8 +115,7 @@ def _page_context(
         "steps": content.steps_for(shown),
         "check_steps": content.check_steps_for(shown),
         "same_bone": screen[2],
-        "suggested_normal": content.suggest_needle("normal"),
-        "suggested_deep": content.suggest_needle("deep"),
+        "advice": content.needle_advice if shown == Attempt.Stage.NEEDLE else None,
         "forms": page_forms,
         "bound": next(iter((forms or {}).values()), None),
         "notice": notice,
@@ -292,9 +291,7 @@ def record_removal(request, public_id):
     attempt = _attempt_for(request.user, public_id)
     # The checklist the attempt followed, not whatever is published today.
     content = StageContent.load(attempt, now=timezone.now())
-    form = RemovalForm(
-        request.POST or None, complications=content.steps.get("complications", [])
-    )
+    form = RemovalForm(request.POST or None, complications=content.complications())
     if request.method == "POST" and form.record(attempt, by=request.user):
         messages.success(
             request,

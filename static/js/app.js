@@ -88,4 +88,21 @@
       panel.hidden = true;
     }
   });
+
+  // The contraindication screen: once any box is ticked, "Choose another site" becomes the
+  // primary button and "Use this site" the secondary one (the server draws the same on a reload).
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest ? event.target.closest("form[data-screen]") : null;
+    if (!form) {
+      return;
+    }
+    var yes = form.querySelector("input[type='checkbox']:checked") !== null;
+    var buttons = form.querySelectorAll("[data-when-yes]");
+    for (var i = 0; i < buttons.length; i++) {
+      var remove = buttons[i].getAttribute(yes ? "data-when-no" : "data-when-yes").split(" ");
+      var add = buttons[i].getAttribute(yes ? "data-when-yes" : "data-when-no").split(" ");
+      buttons[i].classList.remove.apply(buttons[i].classList, remove);
+      buttons[i].classList.add.apply(buttons[i].classList, add);
+    }
+  });
 })();

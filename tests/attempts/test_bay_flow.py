@@ -1,6 +1,8 @@
 """A clinician taps through an attempt: each tap one event, the card moves on, errors stay put."""
 
+import re
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -109,9 +111,7 @@ def test_adult_attempt_shows_no_child_items(tap, attempt, version, client):
     assert "Distal femur" not in page.text
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("weight", [None, 2])
-def test_no_needle_is_invented_outside_the_table(tap, clinician, bay, version, weight):
+def child_at_needle_card(tap, clinician, bay, version, weight):
     episode = EpisodeFactory(
         location=bay, created_by=clinician, age_group="child", weight_kg=weight
     )
@@ -120,12 +120,67 @@ def test_no_needle_is_invented_outside_the_table(tap, clinician, bay, version, w
     )
     tap(attempt, "indication")
     tap(attempt, "site", site=site(version, "proximal-tibia-child").pk, side="left")
-    response = tap(attempt, "screen")
-    assert (
-        "No recommendation in the checklist for this weight — follow local protocol"
-        in response.text
+    return attempt, tap(attempt, "screen")
+
+
+def one_tap_needles(html):
+    """The needles the card offers in one tap (each its own form with a hidden needle)."""
+    return re.findall(
+        r"<button[^>]*>(Use [^<]*|Significant overlying tissue: use [^<]*)</button>",
+        html,
     )
-    assert "(suggested)" not in response.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        (None, "Weight unknown: the checklist suggests no needle."),
+        (2, "The checklist gives no needle for this weight."),
+    ],
+)
+def test_no_needle_is_offered_in_one_tap_outside_the_table(
+    tap, clinician, bay, version, weight, message
+):
+    attempt, card = child_at_needle_card(tap, clinician, bay, version, weight)
+    assert message in card.text
+    # Not even the 45 mm "significant overlying tissue" needle for a 2 kg neonate.
+    assert one_tap_needles(card.text) == ["Use this needle"]
+    assert re.search(r'<details class="other-choice" open>', card.text)
+    # Whatever needle is taken, the reason is asked for and kept.
+    pink = needle(version, "pink").pk
+    refused = tap(attempt, "needle", needle=pink, tissue="normal")
+    assert refused.status_code == 422
+    assert field_errors(refused.text, "needle-reason") == [
+        "The checklist suggests no needle here: give the reason for 15 mm pink."
+    ]
+    deep = needle(version, "yellow").pk
+    assert tap(attempt, "needle", needle=deep, tissue="deep").status_code == 422
+    tap(
+        attempt, "needle", needle=pink, tissue="normal", reason="Neonatal team's choice"
+    )
+    chosen = attempt.events.get(kind=Kind.NEEDLE_CHOSEN)
+    assert chosen.data["suggested"] is None
+    assert chosen.data["reason"] == "Neonatal team's choice"
+
+
+@pytest.mark.django_db
+def test_a_weight_between_the_bands_shows_both_neighbours_and_no_recommendation(
+    tap, clinician, bay, version
+):
+    attempt, card = child_at_needle_card(tap, clinician, bay, version, Decimal("39.5"))
+    assert "no single recommendation in the checklist" in card.text
+    assert "(suggested)" not in card.text
+    offered = one_tap_needles(card.text)
+    assert "Use 15 mm pink (3–39 kg)" in offered  # noqa: RUF001
+    assert "Use 25 mm blue (≥ 40 kg)" in offered
+    assert "5 mm mark" in card.text
+    # Either neighbour goes on in one tap; the record says nothing was suggested.
+    tap(attempt, "needle", needle=needle(version, "blue").pk, tissue="normal")
+    attempt.refresh_from_db()
+    assert attempt.stage == Attempt.Stage.PREPARATION
+    chosen = attempt.events.get(kind=Kind.NEEDLE_CHOSEN)
+    assert (chosen.data["suggested"], chosen.data["reason"]) == (None, "")
 
 
 @pytest.mark.django_db
