@@ -192,6 +192,7 @@ class StepInline(ContentInline):
         "population",
         "sources",
         "detail",
+        "caveat",
     )
     related_joins = ("section",)
     error_messages: ClassVar[dict] = {
@@ -204,7 +205,7 @@ class StepInline(ContentInline):
             version = getattr(request, "_editing_version", None)
             sections = Section.objects.filter(version=version).order_by("position")
             return self.preloaded_field(request, sections, required=True)
-        if db_field.name == "detail":
+        if db_field.name in {"detail", "caveat"}:
             kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "cols": 30})
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
@@ -221,6 +222,8 @@ class SiteInline(ContentInline):
         "positioning",
         "landmarks",
         "notes",
+        "caveat",
+        "drawing",
         "sources",
     )
     error_messages: ClassVar[dict] = {
@@ -231,14 +234,24 @@ class SiteInline(ContentInline):
     }
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name in {"positioning", "landmarks", "notes"}:
+        if db_field.name in {"positioning", "landmarks", "notes", "caveat"}:
             kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 30})
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class ContraindicationInline(ContentInline):
     model = Contraindication
-    fields = ("position", "slug", "text", "site", "severity", "sources")
+    fields = (
+        "position",
+        "slug",
+        "text",
+        "region",
+        "site",
+        "population",
+        "severity",
+        "caveat",
+        "sources",
+    )
     related_joins = ("site",)
     error_messages: ClassVar[dict] = {
         "text": SHORT_TEXT_MESSAGES,
@@ -268,13 +281,14 @@ class NeedleSizeInline(ContentInline):
         "max_weight_kg",
         "for_deep_tissue",
         "tissue_note",
+        "caveat",
         "sources",
     )
 
 
 class TroubleshootingItemInline(ContentInline):
     model = TroubleshootingItem
-    fields = ("position", "slug", "problem", "cause", "action", "sources")
+    fields = ("position", "slug", "problem", "cause", "action", "caveat", "sources")
     error_messages: ClassVar[dict] = {
         "problem": SHORT_TEXT_MESSAGES,
         "cause": SHORT_TEXT_MESSAGES,

@@ -1,7 +1,10 @@
 """Load the reference IO checklist from `content/io_checklist.json` (written from clinical-content.md).
 
-Idempotent: an unchanged file changes nothing; a version published by the hospital's editors is
-never overwritten. The loaded version is published as *reference content* so the demo works.
+Idempotent: an unchanged file changes nothing. While the published version is still the loader's
+own reference content, a changed file publishes a new reference version (the old one retired;
+attempts keep theirs). A version published by the hospital's editors is never touched, and nor is
+a citation an editor corrected in the admin. The loaded version is published as *reference
+content* so the demo works.
 """
 
 import hashlib
@@ -75,17 +78,31 @@ def load_io_checklist(*, path=DATA_FILE):
 def _load_sources(rows):
     sources = {}
     for row in rows:
-        # An editor may have corrected a citation in the admin: keep theirs.
-        source, _ = Source.objects.get_or_create(
-            key=row["key"],
-            defaults={
-                "citation": row["citation"],
-                "url": row["url"],
-                "grade": row["grade"],
-            },
+        wanted = {"citation": row["citation"], "url": row["url"], "grade": row["grade"]}
+        source, created = Source.objects.select_for_update().get_or_create(
+            key=row["key"], defaults={**wanted, "loaded_digest": _digest(wanted)}
         )
+        # The loader owns a row only while it still holds what the loader last wrote: an
+        # editor's correction in the admin is kept.
+        current = {name: getattr(source, name) for name in wanted}
+        if (
+            not created
+            and current != wanted
+            and source.loaded_digest == _digest(current)
+        ):
+            for name, value in wanted.items():
+                setattr(source, name, value)
+            source.loaded_digest = _digest(wanted)
+            source.full_clean()
+            source.save()
         sources[source.key] = source
     return sources
+
+
+def _digest(values):
+    return hashlib.sha256(
+        json.dumps(values, sort_keys=True).encode("utf-8")
+    ).hexdigest()
 
 
 def _save(item, source_keys, sources):
@@ -115,6 +132,7 @@ def _fill(version, data, sources):
                 position=index * 10,
                 text=row["text"],
                 detail=row.get("detail", ""),
+                caveat=row.get("caveat", ""),
                 kind=row["kind"],
                 is_critical=row["critical"],
                 population=row["population"],
@@ -133,6 +151,8 @@ def _fill(version, data, sources):
             positioning=row["positioning"],
             landmarks=row["landmarks"],
             notes=row.get("notes", ""),
+            caveat=row.get("caveat", ""),
+            drawing=row.get("drawing", ""),
         )
         sites[site.slug] = _save(site, row["sources"], sources)
     for index, row in enumerate(data["contraindications"], start=1):
@@ -142,7 +162,10 @@ def _fill(version, data, sources):
             position=index * 10,
             text=row["text"],
             site=sites[row["site"]] if row["site"] else None,
+            region=row.get("region", Contraindication.Region.ANY),
+            population=row.get("population", "all"),
             severity=row["severity"],
+            caveat=row.get("caveat", ""),
         )
         _save(item, row["sources"], sources)
     for index, row in enumerate(data["needle_sizes"], start=1):
@@ -156,6 +179,7 @@ def _fill(version, data, sources):
             max_weight_kg=_decimal(row["max_weight_kg"]),
             for_deep_tissue=row["for_deep_tissue"],
             tissue_note=row.get("tissue_note", ""),
+            caveat=row.get("caveat", ""),
         )
         _save(item, row["sources"], sources)
     for index, row in enumerate(data["troubleshooting"], start=1):
@@ -166,6 +190,7 @@ def _fill(version, data, sources):
             problem=row["problem"],
             cause=row["cause"],
             action=row["action"],
+            caveat=row.get("caveat", ""),
         )
         _save(item, row["sources"], sources)
 

@@ -8,13 +8,25 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from checklists import drawings
+
 STEP_TEXT_MAX_LENGTH = 140  # longer does not read at arm's length on a tablet
+# Positioning and landmarks show on the bay's site card; the rest goes in the site's notes.
+SITE_TEXT_MAX_LENGTH = 200
+CAVEAT_HELP = (
+    "Where sources differ, or the local protocol or the device's instructions decide: "
+    "shown beside the item at the bedside."
+)
+
+
+def caveat_field():
+    return models.TextField(blank=True, help_text=CAVEAT_HELP)
 
 
 class ImmutableContentError(Exception):
@@ -39,6 +51,12 @@ class Source(models.Model):
     citation = models.TextField(help_text="The full reference.")
     url = models.URLField("address", max_length=500, blank=True)
     grade = models.CharField(max_length=10, choices=Grade.choices)
+    loaded_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Digest of what the loader last wrote; a row an editor changed no longer matches.",
+    )
 
     class Meta:
         ordering = ("pk",)
@@ -454,6 +472,7 @@ class Step(VersionContent):
         help_text=f"Short and imperative; at most {STEP_TEXT_MAX_LENGTH} characters.",
     )
     detail = models.TextField(blank=True)
+    caveat = caveat_field()
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHECK)
     is_critical = models.BooleanField("critical", default=False)
     population = models.CharField(
@@ -520,9 +539,22 @@ class Site(VersionContent):
     )
     for_adults = models.BooleanField(default=False)
     for_children = models.BooleanField(default=False)
-    positioning = models.TextField(blank=True)
-    landmarks = models.TextField()
+    positioning = models.TextField(
+        blank=True, validators=[MaxLengthValidator(SITE_TEXT_MAX_LENGTH)]
+    )
+    landmarks = models.TextField(
+        validators=[MaxLengthValidator(SITE_TEXT_MAX_LENGTH)],
+        help_text=f"What the bay shows under “How to find it”; at most {SITE_TEXT_MAX_LENGTH} "
+        "characters, the rest in the notes.",
+    )
     notes = models.TextField(blank=True)
+    caveat = caveat_field()
+    drawing = models.CharField(
+        max_length=40,
+        blank=True,
+        choices=drawings.CHOICES,
+        help_text="The line drawing the bay shows for this site.",
+    )
     sources = models.ManyToManyField(Source, related_name="+")
 
     class Meta(VersionContent.Meta):
@@ -566,27 +598,58 @@ class Site(VersionContent):
     def serves(self, population):
         return self.for_adults if population == Population.ADULT else self.for_children
 
+    @property
+    def region(self):
+        """The limb region, for contraindications such as an abdominal injury (all leg sites)."""
+        if self.bone == self.Bone.HUMERUS:
+            return Contraindication.Region.UPPER_LIMB
+        return Contraindication.Region.LOWER_LIMB
+
+    @property
+    def drawing_path(self):
+        return drawings.static_path(self.drawing) if self.drawing else ""
+
+    @property
+    def drawing_alt(self):
+        return drawings.alt_text(self.drawing)
+
 
 class Contraindication(VersionContent):
-    """A reason not to use a site: for any site or for one site."""
+    """A reason not to use a site: for any site, for the sites of one limb region, or for one
+    site; for all patients or for one population."""
 
     class Severity(models.TextChoices):
         DO_NOT_USE = "do_not_use", "Do not use"
         AVOID = "avoid_unless_no_alternative", "Avoid unless no alternative"
 
+    class Region(models.TextChoices):
+        ANY = "any", "Any site"
+        LOWER_LIMB = "lower_limb", "Lower-limb sites (tibia, femur)"
+        UPPER_LIMB = "upper_limb", "Upper-limb sites (humerus)"
+
     version = models.ForeignKey(
         ChecklistVersion, on_delete=models.CASCADE, related_name="contraindications"
     )
     text = models.CharField(max_length=STEP_TEXT_MAX_LENGTH)
+    region = models.CharField(
+        max_length=12,
+        choices=Region.choices,
+        default=Region.ANY,
+        help_text="The sites it applies to, unless one site is chosen below.",
+    )
     site = models.ForeignKey(
         Site,
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="contraindications",
-        help_text="Empty: applies to any site.",
+        help_text="Only this site. Empty: the region above decides.",
+    )
+    population = models.CharField(
+        max_length=10, choices=Population.choices, default=Population.ALL
     )
     severity = models.CharField(max_length=30, choices=Severity.choices)
+    caveat = caveat_field()
     sources = models.ManyToManyField(Source, related_name="+")
 
     class Meta(VersionContent.Meta):
@@ -595,6 +658,19 @@ class Contraindication(VersionContent):
             models.CheckConstraint(
                 condition=Q(severity__in=["do_not_use", "avoid_unless_no_alternative"]),
                 name="%(app_label)s_contraindication_severity_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(region__in=["any", "lower_limb", "upper_limb"]),
+                name="%(app_label)s_contraindication_region_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(population__in=["all", "adult", "child"]),
+                name="%(app_label)s_contraindication_population_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(site__isnull=True) | Q(region="any"),
+                name="%(app_label)s_contraindication_site_or_region",
+                violation_error_message="Choose one site or a region, not both.",
             ),
         )
 
@@ -606,6 +682,20 @@ class Contraindication(VersionContent):
             raise ValidationError(
                 {"site": "Choose a site of this version, or leave it empty."}
             )
+        if self.site_id and self.region != self.Region.ANY:
+            raise ValidationError(
+                {
+                    "region": "Choose one site or a region, not both: set the region to “Any site”."
+                }
+            )
+
+    def applies_to(self, site, population):
+        """Whether the screen for `site` in a patient of `population` asks about this item."""
+        if self.population not in (Population.ALL, population):
+            return False
+        if self.site_id is not None:
+            return self.site_id == site.pk
+        return self.region in (self.Region.ANY, site.region)
 
 
 class NeedleSize(VersionContent):
@@ -640,6 +730,7 @@ class NeedleSize(VersionContent):
         help_text="Chosen by the tissue over the site, not by weight: no weight band.",
     )
     tissue_note = models.CharField(max_length=200, blank=True)
+    caveat = caveat_field()
     sources = models.ManyToManyField(Source, related_name="+")
 
     class Meta(VersionContent.Meta):
@@ -739,6 +830,7 @@ class TroubleshootingItem(VersionContent):
     problem = models.CharField(max_length=STEP_TEXT_MAX_LENGTH)
     cause = models.CharField(max_length=STEP_TEXT_MAX_LENGTH)
     action = models.CharField(max_length=STEP_TEXT_MAX_LENGTH)
+    caveat = caveat_field()
     sources = models.ManyToManyField(Source, related_name="+")
 
     class Meta(VersionContent.Meta):
