@@ -28,7 +28,12 @@ SITE_SLUGS = {
     "distal-tibia-child",
     "distal-femur-child",
 }
-CONFIRMATION_SIGNS = ("conf-aspirates", "conf-flush-easy", "conf-stable", "conf-no-extravasation")
+CONFIRMATION_SIGNS = (
+    "conf-aspirates",
+    "conf-flush-easy",
+    "conf-stable",
+    "conf-no-extravasation",
+)
 
 
 @pytest.fixture
@@ -53,7 +58,7 @@ def test_needle_table_equals_the_seeds(loaded):
     }
     for needle in loaded.needle_sizes.all():
         assert "seed" in keys(needle), needle.slug
-        # The 5 mm mark rule is S5–S7's, not the seed's: it is a step, not part of the table.
+        # The 5 mm mark rule is cited to S5, S6 and S7, not the seed: it is a step, not part of the table.
         assert "5 mm" not in needle.tissue_note, needle.slug
 
 
@@ -127,7 +132,9 @@ def test_the_seeds_missing_facts_are_shown_and_cited_to_the_seed(loaded):
     steps = loaded.steps.select_related("section").prefetch_related("sources")
     # IO is usually established in under a minute, faster than central or difficult IV access.
     (fast,) = [
-        s for s in steps if s.section.slug == "indication" and "under a minute" in s.text
+        s
+        for s in steps
+        if s.section.slug == "indication" and "under a minute" in s.text
     ]
     assert fast.kind == Step.Kind.INFO
     assert "central" in fast.text
@@ -164,7 +171,8 @@ def test_contraindications_have_their_population_and_region(loaded):
     # Children: never below a fracture or an open wound on the same limb.
     (below,) = [item for item in items if keys(item) == {"S12"}]
     assert below.population == "child"
-    assert "wound" in below.text and "fracture" in below.text
+    assert "wound" in below.text
+    assert "fracture" in below.text
     assert below.severity == Contraindication.Severity.DO_NOT_USE
     # One abdominal / IVC item for every leg site, not a copy per site.
     (abdominal,) = [item for item in items if "abdominal" in item.text]
@@ -180,7 +188,8 @@ def test_contraindications_have_their_population_and_region(loaded):
     earlier = loaded.contraindications.get(slug="earlier-io-same-bone")
     assert (earlier.site, earlier.region, earlier.population) == (None, "any", "all")
     chronic = loaded.contraindications.get(slug="chronic-bone-disease")
-    assert "absolute" in chronic.caveat and "per local protocol" in chronic.caveat
+    assert "absolute" in chronic.caveat
+    assert "per local protocol" in chronic.caveat
 
 
 def test_complications_are_tick_boxes_after_one_overview(loaded):
@@ -246,7 +255,8 @@ def test_contested_facts_read_per_local_protocol(loaded):
     femur = loaded.sites.get(slug="distal-femur-child")
     assert "per local protocol" in femur.landmarks
     assert "per local protocol" in femur.caveat
-    assert "medial" in femur.caveat and "anterolateral" in femur.caveat
+    assert "medial" in femur.caveat
+    assert "anterolateral" in femur.caveat
     assert (femur.for_adults, femur.for_children) == (False, True)
     # Safety flag 5: adult tibial landmarks.
     for slug in ("proximal-tibia-adult", "distal-tibia-adult"):

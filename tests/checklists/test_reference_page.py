@@ -82,3 +82,24 @@ def test_reference_page_without_a_published_version_says_so(client, clinician):
     ChecklistVersion.objects.all().delete()
     client.force_login(clinician)
     assert "No checklist has been published yet" in client.get(REFERENCE).text
+
+
+@pytest.mark.django_db
+def test_reference_page_explains_the_grades_and_shows_every_caveat(client, clinician):
+    from tests.factories import reference_version
+
+    version = reference_version()
+    client.force_login(clinician)
+    html = client.get(REFERENCE).text
+    assert "What the grades mean" in html
+    for grade in ("<dt>H</dt>", "<dt>M</dt>", "<dt>L</dt>", "<dt>primary</dt>"):
+        assert grade in html
+    caveats = [
+        item.caveat
+        for model in ("steps", "sites", "contraindications", "troubleshooting_items")
+        for item in getattr(version, model).exclude(caveat="")
+    ]
+    assert caveats
+    html = html.replace("&#x27;", "'").replace("&quot;", '"')
+    for caveat in caveats:
+        assert caveat in html
