@@ -31,6 +31,9 @@ def test_two_editors_publish_a_changed_step_that_clinicians_then_see(
     step_text.fill(NEW_TEXT)
     page.get_by_role("textbox", name="Change summary").fill("Clarify removal wording")
     page.get_by_role("button", name="Save and continue editing").click()
+    # The whole-version admin page is large (#12 splits it): on a loaded CI box its save can
+    # outlast the default 5 s, and the old page would still show the old value meanwhile.
+    expect(page.get_by_text("was changed successfully")).to_be_visible(timeout=30_000)
     expect(page.locator(f"input[value='{NEW_TEXT}']")).to_be_visible()
 
     page.get_by_role("button", name="Submit for review").click()
