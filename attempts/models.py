@@ -704,3 +704,108 @@ class RemovalReminder(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} reminder for {self.attempt}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Rows that are only ever added: no bulk update or delete through the ORM either."""
+
+    def update(self, **kwargs):
+        raise ValidationError(
+            f"{self.model._meta.verbose_name_plural} are never changed."
+        )
+
+    def delete(self):
+        raise ValidationError(
+            f"{self.model._meta.verbose_name_plural} are never deleted."
+        )
+
+
+class AppendOnly(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValidationError(
+                f"A {self._meta.verbose_name} is never changed; add a new one."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(f"A {self._meta.verbose_name} is never deleted.")
+
+
+class RecordAccess(AppendOnly):
+    """Who looked at or exported which patient record, when, with which filter (design §6).
+
+    Written by every view of an attempt's record and every export; read by supervisors;
+    changed by nobody.
+    """
+
+    class Action(models.TextChoices):
+        ATTEMPT_PAGE = "attempt_page", "Opened the attempt page"
+        SUMMARY = "summary", "Opened the attempt summary"
+        LABEL = "label", "Opened the label"
+        TIMELINE = "timeline", "Opened the timeline"
+        LIST_CSV = "list_csv", "Downloaded the attempt list (CSV)"
+        EVENTS_CSV = "events_csv", "Downloaded the events (CSV)"
+        FHIR = "fhir", "Downloaded FHIR"
+        OPERATOR_CSV = "operator_csv", "Downloaded an operator log (CSV)"
+
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    attempt = models.ForeignKey(
+        Attempt,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accesses",
+        help_text="The record opened or exported alone; empty for a list export.",
+    )
+    query = models.TextField(
+        blank=True, help_text="The filter, as the page's query string."
+    )
+    record_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many records an export held."
+    )
+
+    class Meta:
+        verbose_name = "record access"
+        verbose_name_plural = "record accesses"
+        ordering = ("-at", "-pk")
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=[
+                        "attempt_page",
+                        "summary",
+                        "label",
+                        "timeline",
+                        "list_csv",
+                        "events_csv",
+                        "fhir",
+                        "operator_csv",
+                    ]
+                ),
+                name="%(app_label)s_%(class)s_action_valid",
+            ),
+        )
+
+    def __str__(self):
+        return f"{self.user} · {self.get_action_display()} · {self.at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def log(cls, request, action, *, attempt=None, record_count=None):
+        """One row for one view or export by the request's user."""
+        return cls.objects.create(
+            user=request.user,
+            action=action,
+            attempt=attempt,
+            query=request.GET.urlencode(),
+            record_count=record_count,
+        )

@@ -1,11 +1,93 @@
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import SUPERVISOR, role_required
+from attempts.models import Attempt, RecordAccess
+from review import deviations
+from review.forms import SignOffForm
+from review.models import OWN_ATTEMPT
+from review.queries import AttemptFilter, review_rows
+from review.timeline import timeline as timeline_rows
+
+PAGE_SIZE = 25
 
 
 @require_GET
 @role_required(SUPERVISOR)
-def home(request):
-    """The supervisor's home."""
-    return render(request, "review/home.html", {})
+def attempt_list(request):
+    """Every logged attempt, newest first, filtered by a GET form that can be bookmarked."""
+    filtered = AttemptFilter(
+        request.GET or None, queryset=review_rows(now=timezone.now())
+    )
+    page = Paginator(filtered.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "review/home.html",
+        {"filter": filtered, "page": page, "query": query.urlencode()},
+    )
+
+
+def _attempt(public_id):
+    return get_object_or_404(review_rows(now=timezone.now()), public_id=public_id)
+
+
+@require_GET
+@role_required(SUPERVISOR)
+def timeline(request, public_id):
+    """One attempt's events in order, against the version it followed; printable."""
+    attempt = _attempt(public_id)
+    RecordAccess.log(request, RecordAccess.Action.TIMELINE, attempt=attempt)
+    return render(request, "review/timeline.html", _timeline_context(request, attempt))
+
+
+def _timeline_context(request, attempt, form=None):
+    own = attempt.operator_id == request.user.pk
+    return {
+        "attempt": attempt,
+        "rows": timeline_rows(attempt),
+        "late_removal": Attempt.objects.filter(
+            deviations.late_removal(timezone.now()), pk=attempt.pk
+        ).exists(),
+        "others": attempt.episode.attempts.exclude(pk=attempt.pk).order_by("number"),
+        "sign_offs": attempt.sign_offs.select_related("by"),
+        "own": own,
+        "own_message": OWN_ATTEMPT,
+        "form": form
+        or (None if own else SignOffForm(attempt=attempt, by=request.user)),
+    }
+
+
+@require_http_methods(["POST"])
+@role_required(SUPERVISOR)
+def sign_off(request, public_id):
+    """Record a sign-off; a later one adds to the earlier ones."""
+    attempt = _attempt(public_id)
+    form = SignOffForm(request.POST, attempt=attempt, by=request.user)
+    if attempt.operator_id == request.user.pk:
+        form.add_error(None, OWN_ATTEMPT)
+    elif form.is_valid():
+        try:
+            form.save()
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Signed off attempt {attempt.number}.")
+            return redirect("review:timeline", public_id=attempt.public_id)
+    context = _timeline_context(request, attempt, form=form)
+    context["form"] = form
+    return render(request, "review/timeline.html", context, status=422)
+
+
+@require_GET
+@role_required(SUPERVISOR)
+def audit(request):
+    """Who opened or exported which record; read-only for everyone."""
+    entries = RecordAccess.objects.select_related("user", "attempt__location")
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "review/audit.html", {"page": page})

@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the numbers work of #11."""
+
+urlpatterns = []

@@ -1,0 +1,115 @@
+"""The attempts review reads: one row per attempt with what the list shows, and its filters."""
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef
+from django.utils import timezone
+
+from attempts.models import Attempt, Location
+from checklists.models import Site
+from review import deviations
+from review.models import SignOff
+
+
+def review_rows(*, now):
+    """Every attempt with its list columns, newest first, in one query."""
+    return (
+        Attempt.objects.select_related(
+            "episode", "location", "operator", "site", "needle", "checklist_version"
+        )
+        .annotate(
+            deviations=deviations.deviation_count(now),
+            reviewed=Exists(SignOff.objects.filter(attempt=OuterRef("pk"))),
+            to_bone=ExpressionWrapper(
+                F("inserted_at") - F("started_at"), output_field=DurationField()
+            ),
+            dwell=ExpressionWrapper(
+                F("removed_at") - F("inserted_at"), output_field=DurationField()
+            ),
+        )
+        .order_by("-started_at", "-pk")
+    )
+
+
+def _operators():
+    return (
+        get_user_model()
+        .objects.filter(pk__in=Attempt.objects.values("operator"))
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+def _site_choices():
+    """Sites by their stable key across versions, named as clinicians saw them."""
+    rows = Site.objects.order_by("position").values_list(
+        "slug", "name", "for_adults", "for_children"
+    )
+    choices = {}
+    for slug, name, adults, children in rows:
+        who = "adults" if adults and not children else "children" if children else "all"
+        choices.setdefault(slug, f"{name} ({who})")
+    return list(choices.items())
+
+
+class AttemptFilter(django_filters.FilterSet):
+    """The list's filters, as a GET form whose URL can be bookmarked and shared."""
+
+    YES = ((True, "Yes"),)
+
+    started_from = django_filters.DateFilter(
+        field_name="started_at",
+        lookup_expr="date__gte",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    started_to = django_filters.DateFilter(
+        field_name="started_at",
+        lookup_expr="date__lte",
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    location = django_filters.ModelChoiceFilter(
+        queryset=Location.objects.order_by("name"), empty_label="All locations"
+    )
+    operator = django_filters.ModelChoiceFilter(
+        queryset=_operators, empty_label="All operators"
+    )
+    site = django_filters.ChoiceFilter(
+        field_name="site__slug", choices=_site_choices, empty_label="All sites"
+    )
+    outcome = django_filters.ChoiceFilter(
+        choices=Attempt.Outcome.choices, empty_label="All outcomes"
+    )
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue",
+        label="Needle past 24 h",
+        widget=forms.CheckboxInput,
+    )
+    has_deviations = django_filters.BooleanFilter(
+        method="filter_has_deviations",
+        label="Has deviations",
+        widget=forms.CheckboxInput,
+    )
+    not_reviewed = django_filters.BooleanFilter(
+        method="filter_not_reviewed",
+        label="Not yet reviewed",
+        widget=forms.CheckboxInput,
+    )
+
+    class Meta:
+        model = Attempt
+        fields = ()
+
+    def filter_overdue(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(deviations.late_removal(timezone.now()))
+
+    def filter_has_deviations(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(deviations.has_deviation(timezone.now()))
+
+    def filter_not_reviewed(self, queryset, name, value):
+        return queryset.filter(reviewed=False) if value else queryset
