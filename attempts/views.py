@@ -25,7 +25,7 @@ from attempts.forms import (
     card_forms,
     tap_form,
 )
-from attempts.models import Attempt, AttemptEvent, Location
+from attempts.models import Attempt, AttemptEvent, Location, RecordAccess
 from attempts.stages import StageContent, progress
 from checklists.models import ChecklistVersion
 from ioaccess.htmx import render_page
@@ -132,6 +132,7 @@ def _page_context(
 def attempt_detail(request, public_id):
     """The attempt page: the current stage's card, or one the flow reopens (?show=…)."""
     attempt = _attempt_for(request.user, public_id)
+    RecordAccess.log(request, RecordAccess.Action.ATTEMPT_PAGE, attempt=attempt)
     context = _page_context(attempt, shown=request.GET.get("show"))
     return render_page(
         request, "attempts/attempt_detail.html", context, partial="stage"
@@ -221,12 +222,17 @@ def next_attempt(request, public_id):
 def attempt_summary(request, public_id):
     """Everything recorded, in order, on the 24-hour clock; printable."""
     attempt = _attempt_for(request.user, public_id)
+    RecordAccess.log(request, RecordAccess.Action.SUMMARY, attempt=attempt)
     events = attempt.events.select_related("recorded_by", "step").prefetch_related(
         Prefetch("corrections", AttemptEvent.objects.only("pk", "corrects_id"))
     )
-    return render(
-        request, "attempts/attempt_summary.html", {"attempt": attempt, "events": events}
-    )
+    context = {
+        "attempt": attempt,
+        "events": events,
+        # The supervisors' feedback on this attempt (review writes it; the bay only reads it).
+        "sign_offs": attempt.sign_offs.select_related("by"),
+    }
+    return render(request, "attempts/attempt_summary.html", context)
 
 
 def _short_time(moment):
@@ -335,6 +341,7 @@ def transfer(request, public_id):
 def label(request, public_id):
     """A printable label for the limb: times, site, needle, remove-by and a QR code to the record."""
     attempt = _attempt_for(request.user, public_id)
+    RecordAccess.log(request, RecordAccess.Action.LABEL, attempt=attempt)
     url = request.build_absolute_uri(
         reverse("attempts:attempt-detail", kwargs={"public_id": attempt.public_id})
     )

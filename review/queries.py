@@ -32,7 +32,7 @@ def review_rows(*, now):
     )
 
 
-def _operators():
+def _operators(request):
     return (
         get_user_model()
         .objects.filter(pk__in=Attempt.objects.values("operator"))

@@ -74,6 +74,13 @@ def attempt_kwargs(**extra):
     return {"public_id": attempt.public_id, **extra}, ""
 
 
+def operator_kwargs():
+    """The operator of an attempt, for their procedure log."""
+    kwargs, query = attempt_kwargs()
+    attempt = Attempt.objects.get(public_id=kwargs["public_id"])
+    return {"user_id": attempt.operator_id}, query
+
+
 def failed_attempt_kwargs():
     """An attempt, as above, recorded as failed: the one Next attempt follows."""
     kwargs, query = attempt_kwargs()
@@ -199,6 +206,25 @@ APP_ROWS = {
         data=lambda: {"client_token": str(uuid4())},
     ),
     "review:home": Row(allowed=SUPERVISOR.key),
+    "review:timeline": Row(allowed=SUPERVISOR.key, make=lambda: attempt_kwargs()),
+    "review:sign-off": Row(
+        allowed=SUPERVISOR.key,
+        method="post",
+        ok_status=302,
+        make=lambda: attempt_kwargs(),
+        data=lambda: {"feedback": "Well done."},
+    ),
+    "review:audit": Row(allowed=SUPERVISOR.key),
+    "review:numbers": Row(allowed=SUPERVISOR.key),
+    "review:operators": Row(allowed=SUPERVISOR.key),
+    "review:operator-log": Row(allowed=SUPERVISOR.key, make=lambda: operator_kwargs()),
+    "review:operator-log-csv": Row(
+        allowed=SUPERVISOR.key, make=lambda: operator_kwargs()
+    ),
+    "review:list-csv": Row(allowed=SUPERVISOR.key),
+    "review:events-csv": Row(allowed=SUPERVISOR.key),
+    "review:list-fhir": Row(allowed=SUPERVISOR.key),
+    "review:attempt-fhir": Row(allowed=SUPERVISOR.key, make=lambda: attempt_kwargs()),
     "checklists:home": Row(allowed=CONTENT_EDITOR.key),
     "checklists:reference": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
     "checklists:version-preview": Row(

@@ -99,11 +99,11 @@ def test_attempt_page_reads_a_fixed_number_of_queries(
     )
     url = reverse("attempts:attempt-detail", args=[attempt.public_id])
     # Session, user, permissions (2), the reference-content notice, the removal banner, the
-    # attempt and (on the
-    # site card) the episode's earlier attempts; the first page of a published version also
-    # reads its steps, sites, contraindications and needles with their sources (2 each), once.
-    with django_assert_num_queries(8 + 8):
+    # attempt, the access-log row, and (on the site card) the episode's earlier attempts; the
+    # first page of a published version also reads its steps, sites, contraindications and
+    # needles with their sources (2 each), once.
+    with django_assert_num_queries(9 + 8):
         response = client.get(url)
     assert 'class="cite"' in response.text
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         client.get(url)
