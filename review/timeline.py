@@ -39,6 +39,8 @@ class Row:
     @property
     def who(self):
         user = self.event.recorded_by
+        if user is None:  # the reminder sweeper
+            return "System"
         return user.get_full_name() or user.get_username()
 
 
@@ -138,7 +140,8 @@ class Words:
         elif kind == Kind.TRANSFERRED:
             details.append(f"To {self.locations.get(data.get('to'), data.get('to'))}")
         elif kind == Kind.REMINDER_SENT:
-            details.append(str(data.get("kind", "")).replace("_", " ").capitalize())
+            reminder = data.get("reminder") or data.get("kind") or ""
+            details.append(str(reminder).replace("_", " ").capitalize())
         return what, [detail for detail in details if detail]
 
 
