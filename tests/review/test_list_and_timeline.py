@@ -333,3 +333,34 @@ def test_a_clinician_never_reaches_review(client):
     client.force_login(clinician)
     for url in (HOME, timeline_url(attempt), reverse("review:audit")):
         assert client.get(url).status_code == 403
+
+
+def test_the_timeline_reads_a_constant_number_of_queries(client, supervisor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    version = reference_version()
+    step = version.steps.filter(section__slug="preparation", kind="check").first()
+
+    def attempt_with(taps):
+        attempt = walk(started_attempt(version=version), to=Stage.PREPARATION)
+        for index in range(taps):
+            attempt.record_event(
+                kind=Kind.STEP_CHECKED,
+                by=attempt.operator,
+                client_token=uuid.uuid4(),
+                step=step,
+                data={"step": step.pk, "checked": index % 2 == 0},
+            )
+        return walk(attempt, to=Stage.AFTERCARE)
+
+    few, many = attempt_with(2), attempt_with(45)
+    assert many.events.count() >= 50
+    client.force_login(supervisor)
+    client.get(timeline_url(few))
+    counts = []
+    for attempt in (few, many):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(timeline_url(attempt)).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
