@@ -206,14 +206,17 @@ def interpolate(values, count, fraction):
     return round(low + (high - low) * float(p - floor(p)), 3)
 
 
-def quantiles(queryset, series, counts, *, by=None):
+def quantiles(queryset, series, counts=None, *, by=None):
     """{name: {group: Spread}} for each `series` {name: (value, fractions)} of `queryset`.
 
-    `counts` {name: {group: n}} says how many non-null values each series has in each group
-    (`by`; the group is None without it), as an aggregate already read them. One query: each
-    series is numbered in order in the database (a window per series, nulls last) and only the
-    rows at the positions the fractions need come back. See the module docstring.
+    One query: each series is numbered in order in the database (a window per series, nulls
+    last) and only the rows at the positions its fractions need come back. The positions come
+    from how many non-null values the series has per group (`by`; the group is None without
+    it): from `counts` {name: {group: n}} when an aggregate already read them, otherwise
+    counted by a window in the same query and the positions found in integer SQL. See the
+    module docstring.
     """
+    counts = counts or {}
     partition = [F(by)] if by else []
     ranked = queryset.order_by()
     wanted = Q()
@@ -227,6 +230,21 @@ def quantiles(queryset, series, counts, *, by=None):
                 )
             }
         )
+        if name not in counts:
+            ranked = ranked.annotate(
+                **{f"{name}_size": Window(Count(name), partition_by=partition)}
+            )
+            size = F(f"{name}_size")
+            for fraction in fractions:
+                k, d = Fraction(fraction).as_integer_ratio()
+                # ⌊(n - 1)k/d⌋ and ⌈(n - 1)k/d⌉ by integer division on both databases.
+                wanted |= Q(
+                    **{
+                        f"{name}_rank__gte": (size - 1) * k / d + 1,
+                        f"{name}_rank__lte": ((size - 1) * k + d - 1) / d + 1,
+                    }
+                )
+            continue
         for group, count in counts[name].items():
             if count:
                 ranks = {i + 1 for q in fractions for i in positions(count, q)}
@@ -234,20 +252,23 @@ def quantiles(queryset, series, counts, *, by=None):
                     **{f"{name}_rank__in": sorted(ranks)}, **({by: group} if by else {})
                 )
     found = {name: {} for name in series}
+    sizes = {name: dict(counts[name]) for name in series if name in counts}
     if wanted:
         columns = [*([by] if by else []), *series, *(f"{n}_rank" for n in series)]
+        columns += [f"{name}_size" for name in series if name not in counts]
         for row in ranked.filter(wanted).values(*columns):
+            group = row[by] if by else None
             for name in series:
-                found[name].setdefault(row[by] if by else None, {})[
-                    row[f"{name}_rank"] - 1
-                ] = row[name]
+                found[name].setdefault(group, {})[row[f"{name}_rank"] - 1] = row[name]
+                if name not in counts:
+                    sizes.setdefault(name, {})[group] = row[f"{name}_size"]
     return {
         name: {
             group: Spread(
                 count,
                 {q: interpolate(found[name][group], count, q) for q in fractions},
             )
-            for group, count in counts[name].items()
+            for group, count in sizes.get(name, {}).items()
             if count
         }
         for name, (_, fractions) in series.items()
@@ -438,7 +459,7 @@ def unit_numbers(*, start, end, location=None, now):
     location of their episode, i.e. where the attempt was made; overdue needles are counted
     where they are now.
 
-    Eight queries, whatever the number of attempts, each a pass over them (or their events)
+    Seven queries, whatever the number of attempts, each a pass over them (or their events)
     that the database plans as a whole, with no query per row:
     1. the attempts counted per version, site, needle and minute to needle in bone (a few
        dozen rows, which add up to the counts);
@@ -446,8 +467,8 @@ def unit_numbers(*, start, end, location=None, now):
     3. the complication checks the versions of 1 offered at removal;
     4. their removals, counted per complication (`once_per_row`);
     5. the quantiles of time to needle in bone and of dwell, with the counts of 1;
-    6. and 7. the count, then the quantiles, of time to confirmation (`quantiles`);
-    8. the needles overdue now.
+    6. the quantiles of time to confirmation, counted in the same query (`quantiles`);
+    7. the needles overdue now.
     """
     attempts = Attempt.objects.filter(started_at__gte=start, started_at__lt=end)
     if location is not None:
@@ -503,16 +524,14 @@ def unit_numbers(*, start, end, location=None, now):
         {"to_bone": (to_bone(), QUARTILES), "dwell": (dwell(), (0.5, 1.0))},
         {"to_bone": {None: inserted}, "dwell": {None: totals["removed"]}},
     )
-    confirmations = events.filter(kind=Kind.PLACEMENT_CONFIRMED)
     spreads |= quantiles(
-        confirmations,
+        events.filter(kind=Kind.PLACEMENT_CONFIRMED),
         {
             "to_confirmed": (
                 Seconds(F("occurred_at"), F("attempt__inserted_at")),
                 QUARTILES,
             )
         },
-        {"to_confirmed": {None: confirmations.count()}},
     )
     overdue = Attempt.objects.in_place().filter(removal_due_at__lt=now)
     if location is not None:
