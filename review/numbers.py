@@ -1,3 +1,891 @@
-"""Placeholder: filled in by the numbers work of #11."""
+"""The unit's numbers and the operators' procedure logs (design §6), for supervisors.
 
-urlpatterns = []
+Every figure is computed in the database (aggregates, `values().annotate()`, window functions);
+Python only turns the few rows returned into text. No page's query count depends on how many
+attempts there are.
+
+Quantiles (medians, quartiles, the longest dwell) have ONE definition, the same on SQLite and
+PostgreSQL: linear interpolation between closest ranks, as numpy's default and Python's
+`statistics.quantiles(method="inclusive")`. For n values ordered v[0] … v[n-1] and a fraction
+q, p = (n - 1)·q and the quantile is v[⌊p⌋] + (v[⌈p⌉] - v[⌊p⌋])·(p - ⌊p⌋). The database orders
+the values and returns only the rows at ⌊p⌋ and ⌈p⌉ (`quantiles`).
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+from math import ceil, floor
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.expressions import Window
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Greatest, Least, RowNumber
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts.roles import SUPERVISOR, role_required
+from attempts.models import Attempt, AttemptEvent, Episode, Location, RecordAccess
+from checklists.models import (
+    ChecklistVersion,
+    Contraindication,
+    NeedleSize,
+    Site,
+    Step,
+    TroubleshootingItem,
+)
+from review.csvstream import streamed
+from review.models import SignOff
+
+Outcome = Attempt.Outcome
+Kind = AttemptEvent.Kind
+FINISHED = (Outcome.SUCCESS, Outcome.FAILED, Outcome.ABANDONED)
+# The default period: today and the 89 days before it, in the hospital's time zone.
+DEFAULT_DAYS = 90
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+LOG_PAGE_SIZE = 50
+
+# Published figures a unit's own can be read beside (clinical-content.md §15); never a target.
+LITERATURE = {
+    "first_attempt": (
+        (
+            "First-attempt success in out-of-hospital arrest: proximal tibia 89.7 % vs "
+            "proximal humerus 60.0 %; 6 of the 18 humeral successes later dislodged.",
+            "S47",
+        ),
+    ),
+    "success": (
+        ("Working access overall 88 %; children 71–84 % vs adults 94 %.", "S50"),  # noqa: RUF001
+        (
+            "Success within two attempts, adults in out-of-hospital arrest: IO 92 % vs "
+            "IV 80 %.",
+            "S48",
+        ),
+    ),
+    "to_bone": (
+        (
+            "Emergency department, powered device: all 35 insertions under 20 s; all but one "
+            "first-pass. (Here the time runs from the tap Start, so it includes the checks "
+            "before insertion.)",
+            "S49",
+        ),
+    ),
+    "removed_in_time": (("Remove within 24 hours of insertion.", "seed"),),
+    "complications": (
+        (
+            "Complications in 1 802 IO uses: displacement 8.5 %, extravasation 3.7 %, "
+            "compartment syndrome 0.6 %, osteomyelitis 0.4 %.",
+            "S51",
+        ),
+    ),
+}
+# clinical-content.md's Sources entries for those keys: listed on the numbers page for a key the
+# published checklist does not cite (its reference page then has no anchor for it).
+CITATIONS = {
+    "seed": 'AMBOSS. "Intraosseous access." Last updated July 12, 2023.',
+    "S47": "Reades R, et al. 2011, first-attempt IO insertions, tibia vs humerus, "
+    "out-of-hospital arrest; summarised at https://www.ivteam.com/intravenous-literature/"
+    "first-attempt-intraosseous-insertions — summary.",
+    "S48": "IVIO trial. N Engl J Med 2025. "
+    "https://www.nejm.org/doi/full/10.1056/NEJMoa2407616 — excerpt.",
+    "S49": "Powered IO insertion in an adult emergency department. "
+    "https://pmc.ncbi.nlm.nih.gov/articles/PMC2760700 — excerpt.",
+    "S50": "BMC Emergency Medicine 2024. https://bmcemergmed.biomedcentral.com/articles/"
+    "10.1186/s12873-024-01103-w — excerpt.",
+    "S51": "\u201cComplication with intraosseous access: Scandinavian users\u2019 "
+    "experience.\u201d West J Emerg Med. https://westjem.com/original-research/"
+    "complication-with-intraosseous-access-scandinavian-users-experience.html — abstract.",
+}
+# Buckets of the chart of time start → needle in bone, in whole minutes [from, to): for display,
+# not limits. The database counts attempts per minute (up to 10); these add the minutes up.
+TO_BONE_BINS = (
+    ("under 1 min", 0, 1),
+    ("1 to 2 min", 1, 2),
+    ("2 to 3 min", 2, 3),
+    ("3 to 5 min", 3, 5),
+    ("5 to 10 min", 5, 10),
+    ("10 min or more", 10, None),
+)
+LAST_MINUTE = 10
+
+
+class Seconds(Func):
+    """`end - start` in seconds to the millisecond (a float), in native SQL on each database.
+
+    SQLite: julianday() in C, where Django's datetime subtraction calls Python once per row;
+    PostgreSQL: the interval's epoch. Rounded in SQL, so that a boundary (60 s) is the same
+    value on both, whatever the float arithmetic of julianday.
+    """
+
+    output_field = FloatField()
+    template = "ROUND(CAST(EXTRACT(EPOCH FROM (%(expressions)s)) AS NUMERIC), 3)"
+    arg_joiner = " - "
+
+    def __init__(self, end, start):
+        super().__init__(end, start)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = (
+            "ROUND(EXTRACT(EPOCH FROM (%(expressions)s))::numeric, 3)::double precision"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="ROUND((julianday(%(expressions)s)) * 86400.0, 3)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+def to_bone():
+    return Seconds(F("inserted_at"), F("started_at"))
+
+
+def dwell():
+    return Seconds(F("removed_at"), F("inserted_at"))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Quantiles of a duration in seconds ({fraction: value}) and how many values they read."""
+
+    count: int = 0
+    at: dict = field(default_factory=dict)
+
+    @property
+    def median(self):
+        return self.at.get(0.5)
+
+    @property
+    def median_text(self):
+        return duration_text(self.median)
+
+    @property
+    def quartiles_text(self):
+        return (
+            f"{duration_text(self.at.get(0.25))} to {duration_text(self.at.get(0.75))}"
+        )
+
+    @property
+    def longest_text(self):
+        return duration_text(self.at.get(1.0))
+
+
+def positions(count, fraction):
+    """The 0-based indices a quantile reads among `count` ordered values: ⌊p⌋ and ⌈p⌉."""
+    p = (count - 1) * Fraction(fraction)
+    return floor(p), ceil(p)
+
+
+def interpolate(values, count, fraction):
+    """The quantile from {index: value} holding at least its `positions`."""
+    p = (count - 1) * Fraction(fraction)
+    low, high = values[floor(p)], values[ceil(p)]
+    return round(low + (high - low) * float(p - floor(p)), 3)
+
+
+def quantiles(queryset, series, counts=None, *, by=None):
+    """{name: {group: Spread}} for each `series` {name: (value, fractions)} of `queryset`.
+
+    One query: each series is numbered in order in the database (a window per series, nulls
+    last) and only the rows at the positions its fractions need come back. The positions come
+    from how many non-null values the series has per group (`by`; the group is None without
+    it): from `counts` {name: {group: n}} when an aggregate already read them, otherwise
+    counted by a window in the same query and the positions found in integer SQL. See the
+    module docstring.
+    """
+    counts = counts or {}
+    partition = [F(by)] if by else []
+    ranked = queryset.order_by()
+    wanted = Q()
+    for name, (value, fractions) in series.items():
+        ranked = ranked.annotate(**{name: value}).annotate(
+            **{
+                f"{name}_rank": Window(
+                    RowNumber(),
+                    partition_by=partition,
+                    order_by=[F(name).asc(nulls_last=True), F("pk")],
+                )
+            }
+        )
+        if name not in counts:
+            ranked = ranked.annotate(
+                **{f"{name}_size": Window(Count(name), partition_by=partition)}
+            )
+            size = F(f"{name}_size")
+            for fraction in fractions:
+                k, d = Fraction(fraction).as_integer_ratio()
+                # ⌊(n - 1)k/d⌋ and ⌈(n - 1)k/d⌉ by integer division on both databases.
+                wanted |= Q(
+                    **{
+                        f"{name}_rank__gte": (size - 1) * k / d + 1,
+                        f"{name}_rank__lte": ((size - 1) * k + d - 1) / d + 1,
+                    }
+                )
+            continue
+        for group, count in counts[name].items():
+            if count:
+                ranks = {i + 1 for q in fractions for i in positions(count, q)}
+                wanted |= Q(
+                    **{f"{name}_rank__in": sorted(ranks)}, **({by: group} if by else {})
+                )
+    found = {name: {} for name in series}
+    sizes = {name: dict(counts[name]) for name in series if name in counts}
+    if wanted:
+        columns = [*([by] if by else []), *series, *(f"{n}_rank" for n in series)]
+        columns += [f"{name}_size" for name in series if name not in counts]
+        for row in ranked.filter(wanted).values(*columns):
+            group = row[by] if by else None
+            for name in series:
+                found[name].setdefault(group, {})[row[f"{name}_rank"] - 1] = row[name]
+                if name not in counts:
+                    sizes.setdefault(name, {})[group] = row[f"{name}_size"]
+    return {
+        name: {
+            group: Spread(
+                count,
+                {q: interpolate(found[name][group], count, q) for q in fractions},
+            )
+            for group, count in sizes.get(name, {}).items()
+            if count
+        }
+        for name, (_, fractions) in series.items()
+    }
+
+
+def percent(part, whole):
+    """part / whole as a percentage to one decimal; None when there is nothing to divide."""
+    return round(100 * part / whole, 1) if whole else None
+
+
+def duration_text(seconds):
+    """Seconds as "45 s", "3 min 05 s" or "14 h 05 min"; "—" when there is no value."""
+    if seconds is None:
+        return "—"
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of a breakdown by site or needle."""
+
+    label: str
+    attempts: int
+    finished: int
+    successes: int
+
+    @property
+    def success_pct(self):
+        """Successes among finished attempts (an attempt in progress has no outcome yet)."""
+        return percent(self.successes, self.finished)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A count and its share of a whole, e.g. one complication among the removals."""
+
+    label: str
+    count: int
+    share: float | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart and the table beside it, both drawn from `rows`.
+
+    The chart reads `data` (json_script `data_id`); the template's table reads the same rows,
+    its column `axis` being each row's `value` attribute.
+    """
+
+    id: str
+    title: str
+    axis: str
+    rows: list
+    value: str
+    horizontal: bool = True
+    percent: bool = False
+
+    @property
+    def data_id(self):
+        return f"{self.id}-data"
+
+    @property
+    def data(self):
+        return {
+            "title": self.title,
+            "axis": self.axis,
+            "labels": [row.label for row in self.rows],
+            "values": [getattr(row, self.value) for row in self.rows],
+            "horizontal": self.horizontal,
+            "percent": self.percent,
+        }
+
+
+def once_per_row(queryset, *fields, **annotations):
+    """`queryset` as rows of `fields` and `annotations`, for an aggregate to read as a subquery.
+
+    `distinct()` (the rows are distinct anyway, by pk) makes Django aggregate over a subquery:
+    an annotation several filters read (a duration, a JSON value) is computed once per row,
+    not once per filter.
+    """
+    return queryset.order_by().values("pk", *fields).annotate(**annotations).distinct()
+
+
+def _tallies():
+    return {
+        "n": Count("pk"),
+        "finished": Count("pk", filter=Q(outcome__in=FINISHED)),
+        "successes": Count("pk", filter=Q(outcome=Outcome.SUCCESS)),
+    }
+
+
+def _in_json_list(text):
+    """`text` as it reads inside the JSON list the database returns: quoted, so that one
+    complication never matches inside another; SQLite keeps the stored \\u escapes."""
+    return json.dumps(text, ensure_ascii=connection.vendor == "sqlite")
+
+
+@dataclass
+class Numbers:
+    """The unit's figures for attempts started in a period at a location."""
+
+    attempts: int
+    episodes: int
+    first_successes: int
+    finished: int
+    successes: int
+    removed: int
+    removed_in_time: int
+    overdue_now: int
+    to_bone: Spread
+    to_confirmed: Spread
+    dwell: Spread
+    sites: list
+    needles: list
+    complications: list
+    to_bone_bins: list
+
+    @property
+    def first_attempt_pct(self):
+        return percent(self.first_successes, self.episodes)
+
+    @property
+    def success_pct(self):
+        return percent(self.successes, self.finished)
+
+    @property
+    def removed_in_time_pct(self):
+        return percent(self.removed_in_time, self.removed)
+
+    @property
+    def without_site(self):
+        return self.attempts - sum(line.attempts for line in self.sites)
+
+    @property
+    def charts(self):
+        return [
+            Chart(
+                "chart-sites",
+                "Success by site",
+                "Success %",
+                self.sites,
+                "success_pct",
+                percent=True,
+            ),
+            Chart(
+                "chart-complications",
+                "Complications by kind",
+                "Needles",
+                self.complications,
+                "count",
+            ),
+            Chart(
+                "chart-to-bone",
+                "Time start → needle in bone",
+                "Attempts",
+                self.to_bone_bins,
+                "count",
+                horizontal=False,
+            ),
+        ]
+
+
+SITE = ("site__name", "site__for_adults", "site__for_children")
+NEEDLE = ("needle__length_mm", "needle__hub_colour")
+QUARTILES = (0.25, 0.5, 0.75)
+
+
+def to_bone_minute():
+    """Whole minutes start → needle in bone, 0 to LAST_MINUTE (more is LAST_MINUTE).
+
+    Integer arithmetic on whole milliseconds: the same floor on both databases (a cast of a
+    float rounds on PostgreSQL and truncates on SQLite); a corrected insertion time up to a
+    minute before the start counts as under 1 min. None where the needle never went in.
+    """
+    milliseconds = Cast(F("to_bone") * 1000, BigIntegerField())
+    minute = Least(Greatest(milliseconds / 60000, Value(0)), Value(LAST_MINUTE))
+    # PostgreSQL's GREATEST skips a null; no needle in bone must stay no minute.
+    return Case(When(inserted_at__isnull=False, then=minute))
+
+
+def unit_numbers(*, start, end, location=None, now):
+    """The figures for attempts started in [start, end) where `location` (None: all) is the
+    location of their episode, i.e. where the attempt was made; overdue needles are counted
+    where they are now.
+
+    Seven queries, whatever the number of attempts, each a pass over them (or their events)
+    that the database plans as a whole, with no query per row:
+    1. the attempts counted per version, site, needle and minute to needle in bone (a few
+       dozen rows, which add up to the counts);
+    2. their episodes, and how many had a successful attempt 1;
+    3. the complication checks the versions of 1 offered at removal;
+    4. their removals, counted per complication (`once_per_row`);
+    5. the quantiles of time to needle in bone and of dwell, with the counts of 1;
+    6. the quantiles of time to confirmation, counted in the same query (`quantiles`);
+    7. the needles overdue now.
+    """
+    attempts = Attempt.objects.filter(started_at__gte=start, started_at__lt=end)
+    if location is not None:
+        attempts = attempts.filter(episode__location=location)
+    groups = list(
+        attempts.order_by()
+        .annotate(to_bone=to_bone())
+        .annotate(minute=to_bone_minute())
+        .values("checklist_version", *SITE, *NEEDLE, "minute")
+        .annotate(
+            **_tallies(),
+            removed=Count("removed_at"),
+            removed_in_time=Count("pk", filter=Q(removed_at__lte=F("removal_due_at"))),
+        )
+    )
+    counted = ("n", "finished", "successes", "removed", "removed_in_time")
+    totals = {name: sum(group[name] for group in groups) for name in counted}
+    totals |= Episode.objects.filter(pk__in=attempts.values("episode")).aggregate(
+        episodes=Count("pk", distinct=True),
+        # Attempt 1 of the episode, whenever it started.
+        first_successes=Count(
+            "attempts", filter=Q(attempts__number=1, attempts__outcome=Outcome.SUCCESS)
+        ),
+    )
+    minutes = _sums(groups, "minute")
+    inserted = sum(count for minute, count in minutes.items() if minute is not None)
+    texts = list(
+        dict.fromkeys(
+            Step.objects.filter(
+                version__in={group["checklist_version"] for group in groups},
+                section__slug="complications",
+                kind=Step.Kind.CHECK,
+            )
+            .order_by("position", "pk")
+            .values_list("text", flat=True)
+        )
+    )
+    events = AttemptEvent.objects.filter(attempt__in=attempts)
+    marks = once_per_row(
+        events.filter(kind=Kind.REMOVED),
+        # The complications ticked (a JSON list) and written at removal.
+        listed=KeyTextTransform("complications", "data"),
+        written=KeyTextTransform("other_complication", "data"),
+    ).aggregate(
+        other=Count("pk", filter=Q(written__isnull=False) & ~Q(written="")),
+        **{
+            f"kind{index}": Count("pk", filter=Q(listed__icontains=_in_json_list(text)))
+            for index, text in enumerate(texts)
+        },
+    )
+    spreads = quantiles(
+        attempts,
+        {"to_bone": (to_bone(), QUARTILES), "dwell": (dwell(), (0.5, 1.0))},
+        {"to_bone": {None: inserted}, "dwell": {None: totals["removed"]}},
+    )
+    spreads |= quantiles(
+        events.filter(kind=Kind.PLACEMENT_CONFIRMED),
+        {
+            "to_confirmed": (
+                Seconds(F("occurred_at"), F("attempt__inserted_at")),
+                QUARTILES,
+            )
+        },
+    )
+    overdue = Attempt.objects.in_place().filter(removal_due_at__lt=now)
+    if location is not None:
+        overdue = overdue.filter(location=location)
+    return Numbers(
+        attempts=totals["n"],
+        episodes=totals["episodes"],
+        first_successes=totals["first_successes"],
+        finished=totals["finished"],
+        successes=totals["successes"],
+        removed=totals["removed"],
+        removed_in_time=totals["removed_in_time"],
+        overdue_now=overdue.count(),
+        to_bone=spreads["to_bone"].get(None, Spread()),
+        to_confirmed=spreads["to_confirmed"].get(None, Spread()),
+        dwell=spreads["dwell"].get(None, Spread()),
+        sites=_lines(
+            groups,
+            SITE,
+            lambda name, adults, children: str(
+                Site(name=name, for_adults=adults, for_children=children)
+            ),
+        ),
+        needles=_lines(
+            groups,
+            NEEDLE,
+            lambda length, colour: str(NeedleSize(length_mm=length, hub_colour=colour)),
+        ),
+        complications=[
+            Tally(label, marks[name], percent(marks[name], totals["removed"]))
+            for label, name in (
+                *((text, f"kind{index}") for index, text in enumerate(texts)),
+                ("Other", "other"),
+            )
+        ],
+        to_bone_bins=_bins(minutes, inserted),
+    )
+
+
+def _bins(minutes, inserted):
+    """The chart's buckets of time to needle in bone, from the attempts per whole minute."""
+    tallies = []
+    for label, first, last in TO_BONE_BINS:
+        count = sum(
+            attempts
+            for minute, attempts in minutes.items()
+            if minute is not None
+            and first <= minute
+            and (last is None or minute < last)
+        )
+        tallies.append(Tally(label, count, percent(count, inserted)))
+    return tallies
+
+
+def _sums(groups, column):
+    """{value of `column`: attempts}, over the groups."""
+    sums = {}
+    for group in groups:
+        sums[group[column]] = sums.get(group[column], 0) + group["n"]
+    return sums
+
+
+def _lines(groups, columns, label):
+    """The groups summed by `columns` (those with a value), in order of the label."""
+    lines = {}
+    for group in groups:
+        key = tuple(group[column] for column in columns)
+        if key[0] is None:
+            continue
+        attempts, finished, successes = lines.get(key, (0, 0, 0))
+        lines[key] = (
+            attempts + group["n"],
+            finished + group["finished"],
+            successes + group["successes"],
+        )
+    return sorted(
+        (Line(label(*key), *tallies) for key, tallies in lines.items()),
+        key=lambda line: line.label,
+    )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published figure with the link to its citation."""
+
+    text: str
+    key: str
+    href: str
+
+
+def literature():
+    """({figure: [Reference]}, [(key, citation)] for keys the published checklist does not cite).
+
+    One query: a key cited by a published version has an anchor on the reference page.
+    """
+    keys = {key for refs in LITERATURE.values() for _, key in refs}
+    parts = [
+        model.sources.through.objects.filter(
+            **{
+                f"{name}__version__status": ChecklistVersion.Status.PUBLISHED,
+                "source__key__in": keys,
+            }
+        ).values_list("source__key", flat=True)
+        for model, name in (
+            (Step, "step"),
+            (Site, "site"),
+            (Contraindication, "contraindication"),
+            (NeedleSize, "needlesize"),
+            (TroubleshootingItem, "troubleshootingitem"),
+        )
+    ]
+    cited = set(parts[0].union(*parts[1:]))
+    page = reverse("checklists:reference")
+    figures = {
+        figure: [
+            Reference(
+                text,
+                key,
+                f"{page}#source-{key}" if key in cited else f"#reference-{key}",
+            )
+            for text, key in refs
+        ]
+        for figure, refs in LITERATURE.items()
+    }
+    listed = [(key, CITATIONS[key]) for key in CITATIONS if key in keys - cited]
+    return figures, listed
+
+
+class PeriodForm(forms.Form):
+    """The numbers page's GET form; a missing date takes the default period."""
+
+    started_from = forms.DateField(
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Enter the first day as a date, e.g. 2026-01-31."},
+    )
+    started_to = forms.DateField(
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Enter the last day as a date, e.g. 2026-03-31."},
+    )
+    location = forms.ModelChoiceField(
+        queryset=Location.objects.order_by("name"),
+        required=False,
+        empty_label="All locations",
+        help_text="Where the attempt was made.",
+        error_messages={"invalid_choice": "Choose one of the locations listed."},
+    )
+
+    def __init__(self, query, *, today):
+        data = query.copy()
+        defaults = {
+            "started_from": today - timedelta(days=DEFAULT_DAYS - 1),
+            "started_to": today,
+        }
+        for name, day in defaults.items():
+            if not data.get(name):
+                data[name] = day.isoformat()
+        super().__init__(data)
+
+    def clean(self):
+        cleaned = super().clean()
+        first, last = cleaned.get("started_from"), cleaned.get("started_to")
+        # Far enough for any record, near enough that a midnight in any time zone is a time.
+        for name, day in (("started_from", first), ("started_to", last)):
+            if day and not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.add_error(
+                    name, f"Enter a day from {EARLIEST_DAY.year} to {LATEST_DAY.year}."
+                )
+        if first and last and last < first:
+            self.add_error("started_to", "The last day is before the first day.")
+        return cleaned
+
+    def period(self):
+        """[start, end) as aware datetimes: the first day's midnight to the day after the last."""
+        first, last = self.cleaned_data["started_from"], self.cleaned_data["started_to"]
+        return (
+            timezone.make_aware(datetime.combine(first, time.min)),
+            timezone.make_aware(datetime.combine(last + timedelta(days=1), time.min)),
+        )
+
+
+@dataclass(frozen=True)
+class OperatorLine:
+    """One clinician's attempts as operator, and what supervisors made of them."""
+
+    id: int
+    name: str
+    attempts: int
+    finished: int
+    successes: int
+    sign_offs: int
+    competent: bool
+    to_bone: Spread
+
+    @property
+    def success_pct(self):
+        return percent(self.successes, self.finished)
+
+
+def operator_lines(attempts):
+    """One line per operator of `attempts`, by name; two queries."""
+    rows = (
+        attempts.order_by()
+        .values(
+            "operator",
+            "operator__username",
+            "operator__first_name",
+            "operator__last_name",
+        )
+        .annotate(
+            n=Count("pk", distinct=True),
+            finished=Count("pk", distinct=True, filter=Q(outcome__in=FINISHED)),
+            successes=Count("pk", distinct=True, filter=Q(outcome=Outcome.SUCCESS)),
+            # to_bone is known where the needle went in (an attempt always has a start).
+            inserted=Count("pk", distinct=True, filter=Q(inserted_at__isnull=False)),
+            reviews=Count("sign_offs", distinct=True),
+            marked_competent=Count("sign_offs", filter=Q(sign_offs__competent=True)),
+        )
+        .order_by("operator__last_name", "operator__first_name", "operator__username")
+    )
+    medians = quantiles(
+        attempts,
+        {"to_bone": (to_bone(), (0.5,))},
+        {"to_bone": {row["operator"]: row["inserted"] for row in rows}},
+        by="operator",
+    )["to_bone"]
+    return [
+        OperatorLine(
+            id=row["operator"],
+            name=" ".join(
+                filter(None, (row["operator__first_name"], row["operator__last_name"]))
+            )
+            or row["operator__username"],
+            attempts=row["n"],
+            finished=row["finished"],
+            successes=row["successes"],
+            sign_offs=row["reviews"],
+            competent=row["marked_competent"] > 0,
+            to_bone=medians.get(row["operator"], Spread()),
+        )
+        for row in rows
+    ]
+
+
+def operator_log(operator_id):
+    """The operator's attempts, newest first, with what a portfolio needs; no patient data."""
+    reviews = SignOff.objects.filter(attempt=OuterRef("pk"))
+    return (
+        Attempt.objects.filter(operator_id=operator_id)
+        .select_related("episode__location", "site", "needle")
+        .defer("episode__patient_reference")
+        .annotate(
+            to_bone=to_bone(),
+            signed_off=Exists(reviews),
+            competent=Exists(reviews.filter(competent=True)),
+        )
+        .order_by("-started_at", "-pk")
+    )
+
+
+def _operator(user_id):
+    """The operator's line; 404 for someone who never operated."""
+    lines = operator_lines(Attempt.objects.filter(operator_id=user_id))
+    if not lines:
+        raise Http404("No attempts by this clinician.")
+    return lines[0]
+
+
+@require_GET
+@role_required(SUPERVISOR)
+def numbers(request):
+    """The unit's figures for a period and location, beside the published ones."""
+    form = PeriodForm(request.GET, today=timezone.localdate())
+    context = {"form": form}
+    if not form.is_valid():
+        return render(request, "review/numbers.html", context, status=422)
+    start, end = form.period()
+    context["numbers"] = unit_numbers(
+        start=start,
+        end=end,
+        location=form.cleaned_data["location"],
+        now=timezone.now(),
+    )
+    context["literature"], context["references"] = literature()
+    return render(request, "review/numbers.html", context)
+
+
+@require_GET
+@role_required(SUPERVISOR)
+def operators(request):
+    """Every clinician who operated, with their attempts, success and sign-offs."""
+    lines = operator_lines(Attempt.objects.all())
+    return render(request, "review/operators.html", {"lines": lines})
+
+
+@require_GET
+@role_required(SUPERVISOR)
+def operator_log_page(request, user_id):
+    """One clinician's procedure log, as a trainee takes it to a portfolio."""
+    line = _operator(user_id)
+    page = Paginator(operator_log(user_id), LOG_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    for attempt in page:
+        attempt.to_bone_text = duration_text(attempt.to_bone)
+    return render(request, "review/operator_log.html", {"line": line, "page": page})
+
+
+CSV_HEADER = (
+    "Started",
+    "Location",
+    "Site",
+    "Side",
+    "Needle",
+    "Outcome",
+    "Seconds start to needle in bone",
+    "Signed off",
+    "Marked competent",
+)
+
+
+@require_GET
+@role_required(SUPERVISOR)
+def operator_log_csv(request, user_id):
+    """The procedure log as CSV; the download is audited with its number of rows."""
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    attempts = list(operator_log(user.pk))
+    if not attempts:
+        raise Http404("No attempts by this clinician.")
+    RecordAccess.log(
+        request, RecordAccess.Action.OPERATOR_CSV, record_count=len(attempts)
+    )
+    rows = (
+        (
+            attempt.started_at,
+            attempt.episode.location.name,
+            attempt.site.name if attempt.site_id else "",
+            attempt.get_side_display(),
+            str(attempt.needle) if attempt.needle_id else "",
+            attempt.get_outcome_display(),
+            "" if attempt.to_bone is None else round(attempt.to_bone),
+            "yes" if attempt.signed_off else "no",
+            "yes" if attempt.competent else "no",
+        )
+        for attempt in attempts
+    )
+    day = timezone.localdate().isoformat()
+    return streamed(f"operator-log-{user.pk}-{day}.csv", CSV_HEADER, rows)
+
+
+urlpatterns = [
+    path("numbers/", numbers, name="numbers"),
+    path("operators/", operators, name="operators"),
+    path("operators/<int:user_id>/", operator_log_page, name="operator-log"),
+    path("operators/<int:user_id>/log.csv", operator_log_csv, name="operator-log-csv"),
+]
