@@ -18,6 +18,6 @@ class SignOffForm(forms.ModelForm):
         }
 
     def __init__(self, *args, attempt, by, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.instance.attempt = attempt
         self.instance.by = by

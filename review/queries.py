@@ -76,7 +76,10 @@ class AttemptFilter(django_filters.FilterSet):
         queryset=_operators, empty_label="All operators"
     )
     site = django_filters.ChoiceFilter(
-        field_name="site__slug", choices=_site_choices, empty_label="All sites"
+        field_name="site__slug",
+        choices=_site_choices,
+        empty_label="All sites",
+        label="Site",
     )
     outcome = django_filters.ChoiceFilter(
         choices=Attempt.Outcome.choices, empty_label="All outcomes"
@@ -100,6 +103,10 @@ class AttemptFilter(django_filters.FilterSet):
     class Meta:
         model = Attempt
         fields = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.form.label_suffix = ""
 
     def filter_overdue(self, queryset, name, value):
         if not value:

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from attempts.models import AttemptEvent, Location
-from checklists.models import NeedleSize, Step
+from checklists.models import NeedleSize, Site, Step
 from review import deviations
 
 Kind = AttemptEvent.Kind
@@ -65,6 +65,9 @@ class Words:
             for needle in NeedleSize.objects.filter(version_id__in=versions)
         }
         self.locations = dict(Location.objects.values_list("pk", "name"))
+        self.sites = dict(
+            Site.objects.filter(version_id__in=versions).values_list("pk", "name")
+        )
 
     def step_texts(self, pks):
         return [self.steps.get(pk, f"step {pk}") for pk in pks or ()]
@@ -88,7 +91,8 @@ class Words:
             what = "Ticked" if data.get("checked") else "Unticked"
             details.append(text or "")
         elif kind == Kind.SITE_CHOSEN:
-            details.append(f"{data.get('site_name')}, {data.get('side')}")
+            name = data.get("site_name") or self.sites.get(data.get("site"), "")
+            details.append(f"{name}, {data.get('side')}")
         elif kind == Kind.CONTRAINDICATIONS_SCREENED:
             present = data.get("present_text") or []
             details.append(
@@ -97,7 +101,9 @@ class Words:
             if data.get("override_reason"):
                 details.append(f"Went ahead because: {data['override_reason']}")
         elif kind == Kind.NEEDLE_CHOSEN:
-            details.append(data.get("needle_name", ""))
+            details.append(
+                data.get("needle_name") or self.needles.get(data.get("needle"), "")
+            )
             suggested = data.get("suggested")
             if data.get("reason"):
                 details.append(

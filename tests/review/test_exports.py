@@ -572,8 +572,8 @@ def queries_for(client, address):
 
 # Session, user, the user's permissions (two), the ids, the rows, the audit row.
 LIST_CSV_QUERIES = 7
-# The same, with the three queries of the words (steps, needles, locations).
-EVENTS_CSV_QUERIES = 10
+# The same, with the four queries of the words (steps, needles, locations, sites).
+EVENTS_CSV_QUERIES = 11
 # Session, user, permissions (two), the attempts, their outcome and removal events, the audit.
 LIST_FHIR_QUERIES = 7
 
