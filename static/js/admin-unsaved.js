@@ -30,12 +30,10 @@
     true,
   );
   // select2 (the sources autocomplete) changes its <select> through jQuery, without a DOM event.
-  window.addEventListener("load", () => {
-    const jq = window.django && window.django.jQuery;
-    if (jq) {
-      jq(document).on("select2:select select2:unselect", markDirty);
-    }
-  });
+  const jq = window.django && window.django.jQuery;
+  if (jq) {
+    jq(document).on("select2:select select2:unselect", markDirty);
+  }
   window.addEventListener("beforeunload", (event) => {
     if (dirty && !submitting) {
       event.preventDefault();
