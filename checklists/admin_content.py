@@ -360,10 +360,9 @@ class SectionStepInline(ContentInline):
         ("position", "slug", "kind", "population", "is_critical"),
         "text",
         "sources",
-        "detail",
-        "caveat",
+        ("detail", "caveat"),
     )
-    textareas: ClassVar[dict] = {"detail": 3, "caveat": 2}
+    textareas: ClassVar[dict] = {"detail": 3, "caveat": 3}
     error_messages: ClassVar[dict] = {
         "text": SHORT_TEXT_MESSAGES,
         "sources": SOURCES_MESSAGES,

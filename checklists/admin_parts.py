@@ -125,7 +125,7 @@ def part_rows(version, diff):
             PartRow(
                 f"Section: {section.title}",
                 len(section.steps.all()),
-                "steps",
+                "step",
                 _changes_label(counter),
                 reverse("admin:checklists_section_change", args=[section.pk]),
             )
@@ -142,7 +142,7 @@ def part_rows(version, diff):
             PartRow(
                 part.title,
                 count,
-                "items",
+                "item",
                 _changes_label(counter),
                 reverse(
                     "admin:checklists_checklistversion_part",

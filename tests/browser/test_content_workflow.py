@@ -23,7 +23,7 @@ SCREENSHOTS = os.environ.get("IOACCESS_SCREENSHOTS")
 
 @pytest.fixture
 def desk_page(page, assert_accessible):
-    """A 1280×800 page, and a check of each admin page: no sideways scroll, axe clean."""
+    """A 1280 x 800 page, and a check of each admin page: no sideways scroll, axe clean."""
     page.set_viewport_size(DESK)
 
     def check(name):
@@ -61,7 +61,9 @@ def test_two_editors_publish_a_changed_step_and_needle_that_clinicians_then_see(
 
     # The Removal section, with its steps in their order, on a page of its own.
     page.get_by_role("link", name="Section: Removal", exact=True).click()
-    expect(page.get_by_role("heading", name="Section “Removal”", exact=False)).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Section “Removal”", exact=False)
+    ).to_be_visible()
     step_text = page.locator("input[value='Do not rock the needle']")
     step_text.fill(NEW_STEP_TEXT)
     # Leaving with the change unsaved asks first, and staying keeps it.
@@ -69,7 +71,9 @@ def test_two_editors_publish_a_changed_step_and_needle_that_clinicians_then_see(
     page.once("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
     page.get_by_role("link", name="Back to Intraosseous access v2 (Draft)").click()
     assert dialogs == ["beforeunload"]
-    expect(page.get_by_role("heading", name="Section “Removal”", exact=False)).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Section “Removal”", exact=False)
+    ).to_be_visible()
     check("03-removal-section")
     page.get_by_role("button", name="Save and continue editing").first.click()
     expect(page.get_by_text("was changed successfully")).to_be_visible(timeout=SAVE)
@@ -85,7 +89,9 @@ def test_two_editors_publish_a_changed_step_and_needle_that_clinicians_then_see(
         timeout=SAVE
     )
     expect(page.get_by_role("row", name="Needle sizes")).to_contain_text("1 changed")
-    expect(page.get_by_role("row", name="Section: Removal")).to_contain_text("1 changed")
+    expect(page.get_by_role("row", name="Section: Removal")).to_contain_text(
+        "1 changed"
+    )
 
     # The summary is typed and not saved: "Submit for review" saves it, then submits.
     page.get_by_role("textbox", name="Change summary").fill(
