@@ -7,6 +7,7 @@ The version's own page (admin.py) lists its parts; each part opens here: a secti
 from collections import defaultdict
 from typing import ClassVar
 
+import reversion
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
@@ -16,7 +17,6 @@ from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.text import capfirst
-from reversion.admin import VersionAdmin
 
 from checklists.models import (
     STEP_TEXT_MAX_LENGTH,
@@ -372,8 +372,14 @@ class SectionStepInline(ContentInline):
         return obj.version if obj is not None else None
 
 
+# A step's every save is kept (its section's page saves it inside a revision, below); the other
+# items are registered by ChecklistVersionAdmin, whose inlines they are.
+if not reversion.is_registered(Step):
+    reversion.register(Step)
+
+
 @admin.register(Section)
-class SectionAdmin(VersionAdmin):
+class SectionAdmin(admin.ModelAdmin):
     """A section of a version with its steps: one page that fits a desk screen."""
 
     change_form_template = "admin/checklists/section/change_form.html"
@@ -384,6 +390,13 @@ class SectionAdmin(VersionAdmin):
     list_select_related = ("version__procedure",)
     ordering = ("version", "position")
     save_on_top = True
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Each save is kept in the version's history (django-reversion), as on the version's
+        # own pages. Steps are registered above, sections by ChecklistVersionAdmin.
+        with reversion.create_revision():
+            reversion.set_user(request.user)
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_module_permission(self, request):
         # Sections open from their version's page, not from the admin's index.
