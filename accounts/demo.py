@@ -11,7 +11,7 @@ DEMO_ACCOUNTS = (
     ("clinician", "Demo", "Clinician", CLINICIAN),
     ("supervisor", "Demo", "Supervisor", SUPERVISOR),
     ("editor", "Demo", "Editor", CONTENT_EDITOR),
-    ("editor2", "Second", "Editor", CONTENT_EDITOR),
+    ("editor2", "Demo", "Reviewer", CONTENT_EDITOR),  # a second editor, who approves
 )
 
 

@@ -1,42 +1,29 @@
-"""The content editors' admin: drafts are edited, a second editor approves and publishes.
+"""The content editors' admin: drafts are edited part by part, a second editor approves and
+publishes after a confirmation page that shows what changes.
 
 Published and retired versions are view-only here, and their models refuse changes as well.
 """
 
-from typing import ClassVar
-
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms.models import BaseInlineFormSet
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from reversion.admin import VersionAdmin
 
-from checklists.models import (
-    STEP_TEXT_MAX_LENGTH,
-    ChecklistVersion,
-    Contraindication,
-    NeedleSize,
-    Procedure,
-    Section,
-    Site,
-    Source,
-    Step,
-    TroubleshootingItem,
+from checklists.admin_content import SectionAdmin, error_summary
+from checklists.admin_parts import (
+    PARTS,
+    attempts_in_progress_elsewhere,
+    part_rows,
+    version_diff,
 )
+from checklists.models import ChecklistVersion, Procedure, Source
 
-SHORT_TEXT_MESSAGES = {
-    "required": "Write the text: an empty item cannot be shown.",
-    "max_length": (
-        f"Keep it to {STEP_TEXT_MAX_LENGTH} characters or fewer: longer does not read at "
-        "arm's length. Put the rest in the detail."
-    ),
-}
-SOURCES_MESSAGES = {"required": "Cite at least one source for this item."}
+__all__ = ["ChecklistVersionAdmin", "SectionAdmin"]
 
 
 @admin.register(Source)
@@ -52,256 +39,12 @@ class ProcedureAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
-class PreloadedAutocompleteSelectMultiple(AutocompleteSelectMultiple):
-    """The admin's autocomplete, rendering the chosen sources from one lookup per page.
-
-    Django's widget runs one query per row to label the selected options; a version has a
-    hundred rows.
-    """
-
-    def __init__(self, *args, labels, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.labels = labels
-
-    def optgroups(self, name, value, attr=None):
-        chosen = [str(v) for v in value if str(v) in self.labels]
-        options = [
-            self.create_option(name, pk, self.labels[pk], True, index)
-            for index, pk in enumerate(chosen)
-        ]
-        return [(None, options, 0)]
-
-
-class PreloadedChoiceField(forms.TypedChoiceField):
-    """A foreign-key select whose options are loaded once per page, not once per row."""
-
-    def __init__(self, objects, *, required=True, **kwargs):
-        by_pk = {str(obj.pk): obj for obj in objects}
-        choices = [("", "—")] + [(pk, str(obj)) for pk, obj in by_pk.items()]
-        super().__init__(
-            choices=choices,
-            coerce=lambda pk: by_pk[str(pk)],
-            required=required,
-            empty_value=None,
-            **kwargs,
-        )
-
-    def prepare_value(self, value):
-        return getattr(value, "pk", value)
-
-    def has_changed(self, initial, data):
-        return str(self.prepare_value(initial) or "") != str(data or "")
-
-
-class NeedleSizeFormSet(BaseInlineFormSet):
-    """Weight bands may not overlap: checked across the rows being saved together."""
-
-    def add_fields(self, form, index):
-        super().add_fields(form, index)
-        # The formset compares the bands as edited; the model's own check against stored rows
-        # would see the old values of rows changed in this same save.
-        form.instance.band_checked_by_formset = True
-
-    def clean(self):
-        super().clean()
-        kept = [
-            form
-            for form in self.forms
-            if form.is_valid()
-            and form.cleaned_data
-            and not form.cleaned_data.get("DELETE")
-        ]
-        needles = [form.instance for form in kept]
-        for form in kept:
-            clash = form.instance.overlapping(needles)
-            if clash:
-                form.add_error(
-                    "min_weight_kg",
-                    f"This weight band overlaps {clash} ({clash.band_label}). "
-                    "Bands may not overlap.",
-                )
-
-
-class ContentInline(admin.TabularInline):
-    """An inline of version content: editable only while the version is a draft."""
-
-    extra = 0
-    autocomplete_fields = ("sources",)
-    ordering = ("position",)
-    related_joins = ()
-    prefetch = ("sources",)
-    error_messages: ClassVar[dict] = {"sources": SOURCES_MESSAGES}
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if self.related_joins:
-            queryset = queryset.select_related(*self.related_joins)
-        return queryset.prefetch_related(*self.prefetch)
-
-    def get_formset(self, request, obj=None, **kwargs):
-        request._editing_version = obj
-        kwargs.setdefault("error_messages", self.error_messages)
-        return super().get_formset(request, obj, **kwargs)
-
-    def _editable(self, obj):
-        return obj is None or obj.is_editable
-
-    def has_add_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._editable(obj) and super().has_delete_permission(request, obj)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "sources":
-            labels = getattr(request, "_source_labels", None)
-            if labels is None:
-                labels = {
-                    str(pk): key for pk, key in Source.objects.values_list("pk", "key")
-                }
-                request._source_labels = labels
-            kwargs["widget"] = PreloadedAutocompleteSelectMultiple(
-                db_field, self.admin_site, labels=labels, using=kwargs.get("using")
-            )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-    def preloaded_field(self, request, objects, *, required):
-        return PreloadedChoiceField(list(objects), required=required)
-
-
-class SectionInline(ContentInline):
-    model = Section
-    fields = ("position", "slug", "title")
-    autocomplete_fields = ()
-    prefetch = ()
-    error_messages: ClassVar[dict] = {}
-
-
-class StepInline(ContentInline):
-    model = Step
-    fields = (
-        "position",
-        "section",
-        "slug",
-        "text",
-        "kind",
-        "is_critical",
-        "population",
-        "sources",
-        "detail",
-        "caveat",
-    )
-    related_joins = ("section",)
-    error_messages: ClassVar[dict] = {
-        "text": SHORT_TEXT_MESSAGES,
-        "sources": SOURCES_MESSAGES,
-    }
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "section":
-            version = getattr(request, "_editing_version", None)
-            sections = Section.objects.filter(version=version).order_by("position")
-            return self.preloaded_field(request, sections, required=True)
-        if db_field.name in {"detail", "caveat"}:
-            kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "cols": 30})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
-
-
-class SiteInline(ContentInline):
-    model = Site
-    fields = (
-        "position",
-        "slug",
-        "name",
-        "bone",
-        "for_adults",
-        "for_children",
-        "positioning",
-        "landmarks",
-        "notes",
-        "caveat",
-        "drawing",
-        "sources",
-    )
-    error_messages: ClassVar[dict] = {
-        "landmarks": {
-            "required": "Describe the landmarks: a site without them cannot be used."
-        },
-        "sources": SOURCES_MESSAGES,
-    }
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name in {"positioning", "landmarks", "notes", "caveat"}:
-            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 30})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
-
-
-class ContraindicationInline(ContentInline):
-    model = Contraindication
-    fields = (
-        "position",
-        "slug",
-        "text",
-        "region",
-        "site",
-        "population",
-        "severity",
-        "caveat",
-        "sources",
-    )
-    related_joins = ("site",)
-    error_messages: ClassVar[dict] = {
-        "text": SHORT_TEXT_MESSAGES,
-        "sources": SOURCES_MESSAGES,
-    }
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "site":
-            version = getattr(request, "_editing_version", None)
-            return self.preloaded_field(
-                request,
-                Site.objects.filter(version=version).order_by("position"),
-                required=False,
-            )
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
-
-
-class NeedleSizeInline(ContentInline):
-    model = NeedleSize
-    formset = NeedleSizeFormSet
-    fields = (
-        "position",
-        "slug",
-        "length_mm",
-        "hub_colour",
-        "min_weight_kg",
-        "max_weight_kg",
-        "for_deep_tissue",
-        "tissue_note",
-        "caveat",
-        "sources",
-    )
-
-
-class TroubleshootingItemInline(ContentInline):
-    model = TroubleshootingItem
-    fields = ("position", "slug", "problem", "cause", "action", "caveat", "sources")
-    error_messages: ClassVar[dict] = {
-        "problem": SHORT_TEXT_MESSAGES,
-        "cause": SHORT_TEXT_MESSAGES,
-        "action": SHORT_TEXT_MESSAGES,
-        "sources": SOURCES_MESSAGES,
-    }
-
-
 @admin.register(ChecklistVersion)
 class ChecklistVersionAdmin(VersionAdmin):
-    """Versions with their status; drafts edited with every item inline, then reviewed."""
+    """A version: its status, change summary and parts; each part edited on its own page."""
 
     change_form_template = "admin/checklists/checklistversion/change_form.html"
+    part_form_template = "admin/checklists/checklistversion/part_form.html"
     list_display = (
         "__str__",
         "status_label",
@@ -326,15 +69,19 @@ class ChecklistVersionAdmin(VersionAdmin):
         "published_at",
         "retired_at",
     )
-    fields = (*readonly_fields[:7], "change_summary", *readonly_fields[7:])
-    inlines = (
-        SectionInline,
-        StepInline,
-        SiteInline,
-        ContraindicationInline,
-        NeedleSizeInline,
-        TroubleshootingItemInline,
+    fieldsets = (
+        (None, {"fields": ("change_summary",)}),
+        (
+            "Record",
+            {
+                "fields": readonly_fields,
+                "classes": ("collapse",),
+            },
+        ),
     )
+    # Every part, so that django-reversion keeps each item in a save's revision; a page shows
+    # one part at a time (get_inlines).
+    inlines = tuple(part.inline for part in PARTS.values())
 
     @admin.display(description="status", ordering="status")
     def status_label(self, obj):
@@ -346,6 +93,15 @@ class ChecklistVersionAdmin(VersionAdmin):
             .get_queryset(request)
             .select_related("procedure", "author", "reviewer", "based_on__procedure")
         )
+
+    def get_inlines(self, request, obj):
+        part = getattr(request, "_version_part", None)
+        return (part.inline,) if part else ()
+
+    def get_fieldsets(self, request, obj=None):
+        if getattr(request, "_version_part", None):
+            return ((None, {"fields": ()}),)
+        return super().get_fieldsets(request, obj)
 
     def has_add_permission(self, request):
         # New versions start from "New draft from published", never from an empty form.
@@ -371,38 +127,111 @@ class ChecklistVersionAdmin(VersionAdmin):
             ("new-draft", self.new_draft_view, "new_draft"),
             ("submit", self.submit_view, "submit"),
             ("return-to-draft", self.return_to_draft_view, "return_to_draft"),
-            ("publish", self.publish_view, "publish"),
         ]
-        return [
-            path(
-                f"<int:pk>/{slug}/",
-                self.admin_site.admin_view(require_POST(view)),
-                name=f"checklists_checklistversion_{name}",
-            )
-            for slug, view, name in workflow
-        ] + super().get_urls()
+        return (
+            [
+                path(
+                    f"<int:pk>/{slug}/",
+                    self.admin_site.admin_view(require_POST(view)),
+                    name=f"checklists_checklistversion_{name}",
+                )
+                for slug, view, name in workflow
+            ]
+            + [
+                path(
+                    "<int:pk>/publish/",
+                    self.admin_site.admin_view(
+                        require_http_methods(["GET", "POST"])(self.publish_view)
+                    ),
+                    name="checklists_checklistversion_publish",
+                ),
+                path(
+                    "<int:pk>/part/<slug:part>/",
+                    self.admin_site.admin_view(self.part_view),
+                    name="checklists_checklistversion_part",
+                ),
+            ]
+            + super().get_urls()
+        )
+
+    def part_view(self, request, pk, part):
+        """One part of a version (its sites, its needle sizes …) on a page of its own."""
+        if part not in PARTS:
+            raise Http404("No such part of a version.")
+        request._version_part = PARTS[part]
+        return self.changeform_view(
+            request,
+            str(pk),
+            extra_context={"part": PARTS[part], "show_delete": False},
+        )
 
     def render_change_form(
         self, request, context, add=False, change=False, form_url="", obj=None
     ):
+        part = getattr(request, "_version_part", None)
         if obj is not None:
-            user = request.user
             context.update(
-                can_new_draft=obj.is_frozen
-                and user.has_perm("checklists.add_checklistversion"),
-                can_submit=obj.status == ChecklistVersion.Status.DRAFT
-                and user.has_perm("checklists.change_checklistversion"),
-                can_return=obj.status == ChecklistVersion.Status.IN_REVIEW
-                and user.has_perm("checklists.change_checklistversion"),
-                can_publish=obj.status == ChecklistVersion.Status.IN_REVIEW
-                and user.has_perm("checklists.publish_checklistversion"),
-                is_author=obj.author_id == user.pk,
-                preview_url=reverse(
-                    "checklists:version-preview", kwargs={"pk": obj.pk}
+                self._workflow_context(request, obj),
+                error_summary=error_summary(
+                    context.get("adminform"), context.get("inline_admin_formsets")
                 ),
-                diff_url=reverse("checklists:version-diff", kwargs={"pk": obj.pk}),
             )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+            if part is None:
+                content = ChecklistVersion.objects.with_content().get(pk=obj.pk)
+                compared, diff = version_diff(content)
+                context.update(
+                    parts=part_rows(content, diff),
+                    compared=compared,
+                )
+            else:
+                context.update(title=f"{part.title} — {obj}", subtitle=None)
+        response = super().render_change_form(
+            request, context, add, change, form_url, obj
+        )
+        if part is not None:
+            response.template_name = [self.part_form_template]
+        return response
+
+    def _workflow_context(self, request, obj):
+        user = request.user
+        is_draft = obj.status == ChecklistVersion.Status.DRAFT
+        in_review = obj.status == ChecklistVersion.Status.IN_REVIEW
+        may_change = user.has_perm("checklists.change_checklistversion")
+        return {
+            "can_new_draft": obj.is_frozen
+            and user.has_perm("checklists.add_checklistversion"),
+            "can_submit": is_draft and may_change,
+            "can_return": in_review and may_change,
+            "can_publish": in_review
+            and user.has_perm("checklists.publish_checklistversion"),
+            "is_author": obj.author_id == user.pk,
+            "preview_url": reverse("checklists:version-preview", kwargs={"pk": obj.pk}),
+            "diff_url": reverse("checklists:version-diff", kwargs={"pk": obj.pk}),
+            "version_url": self._change_url(obj),
+        }
+
+    def response_change(self, request, obj):
+        part = getattr(request, "_version_part", None)
+        if part is not None:
+            self.message_user(
+                request, f"{part.title} of {obj} saved.", messages.SUCCESS
+            )
+            if "_continue" in request.POST:
+                return redirect(request.path)
+            return redirect(self._change_url(obj))
+        if "_submit_for_review" in request.POST:
+            # The page's edits were saved just now, with the version: then it is submitted.
+            self._transition(
+                request,
+                lambda: obj.submit_for_review(by=request.user),
+                f"Your changes were saved and {obj} was submitted: another editor must "
+                "approve and publish it.",
+            )
+            return redirect(self._change_url(obj))
+        return super().response_change(request, obj)
+
+    def response_post_save_change(self, request, obj):
+        return redirect(self._change_url(obj))
 
     def revision_view(self, request, object_id, version_id, extra_context=None):
         # Reverting rewrites the version: only a draft may be taken back to an earlier state.
@@ -430,7 +259,14 @@ class ChecklistVersionAdmin(VersionAdmin):
         return redirect(self._change_url(draft))
 
     def submit_view(self, request, pk):
+        """Submit what is saved. The version page's button saves the page first (response_change);
+        a post carrying edits is refused rather than submitted without them."""
         version = self._version(request, pk, "checklists.change_checklistversion")
+        if set(request.POST) - {"csrfmiddlewaretoken"}:
+            messages.error(
+                request, "Save your changes first: the version was not submitted."
+            )
+            return redirect(self._change_url(version))
         self._transition(
             request,
             lambda: version.submit_for_review(by=request.user),
@@ -448,13 +284,45 @@ class ChecklistVersionAdmin(VersionAdmin):
         return redirect(self._change_url(version))
 
     def publish_view(self, request, pk):
+        """GET: what publishing changes, with a final button; POST: publish (a second editor)."""
         version = self._version(request, pk, "checklists.publish_checklistversion")
-        self._transition(
+        if version.status != ChecklistVersion.Status.IN_REVIEW:
+            messages.error(
+                request, f"{version} is not in review: it cannot be published."
+            )
+            return redirect(self._change_url(version))
+        if version.author_id == request.user.pk:
+            messages.error(
+                request,
+                "A second editor must approve: the author cannot publish their own draft.",
+            )
+            return redirect(self._change_url(version))
+        if request.method == "POST":
+            self._transition(
+                request,
+                lambda: version.publish(by=request.user),
+                f"Published {version.procedure} v{version.number}: clinicians now see it.",
+            )
+            return redirect(self._change_url(version))
+        content = ChecklistVersion.objects.with_content().get(pk=version.pk)
+        compared, diff = version_diff(content)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Publish version {version.number}?",
+            "opts": self.opts,
+            "version": content,
+            "compared": compared,
+            "diff": diff,
+            "in_progress": attempts_in_progress_elsewhere(version),
+            "problems": version.content_problems(),
+            "version_url": self._change_url(version),
+            "diff_url": reverse("checklists:version-diff", kwargs={"pk": version.pk}),
+        }
+        return TemplateResponse(
             request,
-            lambda: version.publish(by=request.user),
-            f"Published {version.procedure} v{version.number}: clinicians now see it.",
+            "admin/checklists/checklistversion/publish_confirmation.html",
+            context,
         )
-        return redirect(self._change_url(version))
 
     def _transition(self, request, action, success_message):
         try:

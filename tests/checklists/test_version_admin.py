@@ -1,4 +1,5 @@
-"""Editors change drafts in the admin; errors appear at the field; published stays read-only."""
+"""Editors change drafts in the admin, part by part; errors appear at the field and in a list at
+the top; published versions stay read-only."""
 
 import pytest
 from django.db import connection
@@ -23,13 +24,31 @@ def change_url(version):
     return reverse("admin:checklists_checklistversion_change", args=[version.pk])
 
 
+def section_url(section):
+    return reverse("admin:checklists_section_change", args=[section.pk])
+
+
+def part_url(version, part):
+    return reverse("admin:checklists_checklistversion_part", args=[version.pk, part])
+
+
+def page_of(version, field):
+    """The admin page where `field` (a POST name such as steps-0-text) is edited."""
+    prefix = field.split("-", 1)[0]
+    if prefix == "steps":
+        return section_url(version.sections.get()), "section_form"
+    part = {"needle_sizes": "needle-sizes", "troubleshooting_items": "troubleshooting"}
+    return part_url(version, part.get(prefix, prefix)), "checklistversion_form"
+
+
 def edit(client, version, **changes):
-    """Open the version's change page, change some fields, and save it."""
-    page = client.get(change_url(version))
+    """Open the page of the part the changed fields belong to, change them, and save it."""
+    url, form_id = page_of(version, next(iter(changes)))
+    page = client.get(url)
     assert page.status_code == 200
-    data = form_data(page.text, "checklistversion_form")
+    data = form_data(page.text, form_id)
     data.update(changes)
-    return client.post(change_url(version), data)
+    return client.post(url, data)
 
 
 @pytest.fixture
@@ -84,7 +103,7 @@ def test_bad_content_gets_a_message_at_the_field_and_nothing_changes(
 
 @pytest.mark.django_db
 def test_overlapping_needle_bands_are_refused_at_the_field(signed_in, draft):
-    page = signed_in.get(change_url(draft))
+    page = signed_in.get(part_url(draft, "needle-sizes"))
     data = form_data(page.text, "checklistversion_form")
     seed = data["needle_sizes-0-sources"]
     # A free position: the only thing wrong with the new row must be its weight band.
@@ -100,7 +119,7 @@ def test_overlapping_needle_bands_are_refused_at_the_field(signed_in, draft):
             "needle_sizes-1-version": str(draft.pk),
         }
     )
-    response = signed_in.post(change_url(draft), data)
+    response = signed_in.post(part_url(draft, "needle-sizes"), data)
     assert response.status_code == 200
     assert "overlaps 15 mm pink (3–39 kg)" in response.text  # noqa: RUF001
     assert draft.needle_sizes.count() == 1
@@ -117,6 +136,19 @@ def test_published_version_is_view_only_in_the_admin(signed_in):
     assert response.status_code == 403
     version.refresh_from_db()
     assert version.change_summary == "Test version"
+    # Each part of it opens, to be read, never saved.
+    section = version.sections.get()
+    step = section.steps.get()
+    for url in (section_url(section), part_url(version, "needle-sizes")):
+        page = signed_in.get(url)
+        assert page.status_code == 200
+        assert 'name="_save"' not in page.text
+        assert "it can be read, not changed" in page.text
+    response = signed_in.post(section_url(section), {"title": "edited"})
+    assert response.status_code == 403
+    response = signed_in.post(part_url(version, "needle-sizes"), {})
+    assert response.status_code == 403
+    assert section.steps.get().text == step.text
 
 
 @pytest.mark.django_db
@@ -161,12 +193,13 @@ def make_steps(version, count):
 def test_change_page_query_count_does_not_grow_with_steps(
     signed_in, draft, django_assert_num_queries
 ):
+    url = section_url(draft.sections.get())
     make_steps(draft, 5)
     with CaptureQueriesContext(connection) as few:
-        assert signed_in.get(change_url(draft)).status_code == 200
+        assert signed_in.get(url).status_code == 200
     make_steps(draft, 30)
     with django_assert_num_queries(len(few.captured_queries)):
-        response = signed_in.get(change_url(draft))
+        response = signed_in.get(url)
     assert response.text.count('name="steps-') > 30 * 5
     assert Step.objects.filter(version=draft).count() == 36
 
@@ -215,27 +248,46 @@ def test_each_admin_save_of_a_draft_is_kept_in_its_history(signed_in, draft):
     assert history.status_code == 200
 
 
-@pytest.mark.django_db
-def test_swapping_two_step_positions_in_one_save_is_refused_with_a_message(
-    signed_in, draft
-):
-    # Each position is unique within its section, row by row: a swap in one save is refused at
-    # the form (never a server error) and nothing changes; editors go through a free position.
+def swap_data(client, draft):
+    """The section page's data with its two steps' positions swapped."""
     section = draft.sections.get()
     first = draft.steps.get(slug="rem-no-rock")
-    first_position = first.position
-    second_position = free_position(section.steps)
     second = StepFactory(
-        section=section, slug="second", text="Second step", position=second_position
+        section=section,
+        slug="second",
+        text="Second step",
+        position=free_position(section.steps),
     )
-    page = signed_in.get(change_url(draft))
-    data = form_data(page.text, "checklistversion_form")
+    positions = (first.position, second.position)
+    page = client.get(section_url(section))
+    data = form_data(page.text, "section_form")
     index = {data[f"steps-{i}-id"]: i for i in range(int(data["steps-TOTAL_FORMS"]))}
-    data[f"steps-{index[str(first.pk)]}-position"] = str(second.position)
-    data[f"steps-{index[str(second.pk)]}-position"] = str(first_position)
-    response = signed_in.post(change_url(draft), data)
+    data[f"steps-{index[str(first.pk)]}-position"] = str(positions[1])
+    data[f"steps-{index[str(second.pk)]}-position"] = str(positions[0])
+    return data, first, second, positions
+
+
+@pytest.mark.django_db
+def test_swapping_two_step_positions_in_one_save_works(signed_in, draft):
+    data, first, second, (first_position, second_position) = swap_data(signed_in, draft)
+    response = signed_in.post(section_url(draft.sections.get()), data)
+    assert response.status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.position, second.position) == (second_position, first_position)
+
+
+@pytest.mark.django_db
+def test_two_steps_at_one_position_are_refused_at_the_field_and_nothing_changes(
+    signed_in, draft
+):
+    data, first, second, (first_position, second_position) = swap_data(signed_in, draft)
+    index = {data[f"steps-{i}-id"]: i for i in range(int(data["steps-TOTAL_FORMS"]))}
+    data[f"steps-{index[str(first.pk)]}-position"] = str(second_position)
+    data[f"steps-{index[str(second.pk)]}-position"] = str(second_position)
+    response = signed_in.post(section_url(draft.sections.get()), data)
     assert response.status_code == 200
-    assert "Step with this Section and Position already exists." in response.text
+    assert f"Position {second_position} is used by 2 items here" in response.text
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.position, second.position) == (first_position, second_position)
