@@ -23,6 +23,7 @@ from tests.factories import (
     EpisodeFactory,
     LocationFactory,
     ProcedureFactory,
+    SectionFactory,
     SourceFactory,
     UserFactory,
     started_attempt,
@@ -129,6 +130,7 @@ ADMIN_OBJECTS = {
     "checklists.source": lambda: SourceFactory(),
     "checklists.procedure": lambda: ProcedureFactory(),
     "checklists.checklistversion": lambda: ChecklistVersionFactory(),
+    "checklists.section": lambda: SectionFactory(),
     "axes.accessattempt": lambda: AccessAttempt.objects.create(
         username=uuid4().hex,
         ip_address="127.0.0.1",
@@ -264,6 +266,11 @@ ADMIN_SITE_ROWS = {
         )
         for name in ("new_draft", "submit", "return_to_draft", "publish")
     },
+    # One part of a draft (its sites, its needle sizes …) on a page of its own.
+    "admin:checklists_checklistversion_part": Row(
+        allowed=CONTENT_EDITOR.key,
+        make=lambda: ({"pk": ChecklistVersionFactory().pk, "part": "needle-sizes"}, ""),
+    ),
     # Versions are never added from an empty form, so there is nothing deleted to recover.
     "admin:checklists_checklistversion_recoverlist": Row(
         allowed=CONTENT_EDITOR.key, ok_status=403
