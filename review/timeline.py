@@ -37,6 +37,12 @@ class Row:
         return deviations.LABELS.get(self.deviation, "")
 
     @property
+    def recorded_later(self):
+        """Whether the tap was recorded noticeably after it happened (a correction, a replay)."""
+        gap = self.event.recorded_at - self.event.occurred_at
+        return abs(gap.total_seconds()) >= 1
+
+    @property
     def who(self):
         user = self.event.recorded_by
         if user is None:  # the reminder sweeper
