@@ -12,11 +12,11 @@ TEST_ENV := DJANGO_DEBUG=0 DJANGO_SECRET_KEY=test-only-not-a-secret-0123456789-a
 PYTEST_ARGS ?= -n 2
 BENCH_ARGS ?= --attempts 40
 
-.PHONY: help run test lint fmt migrations-check venv dev-venv test-sqlite test-postgres bench
+.PHONY: help run test lint fmt migrations-check venv dev-venv node-modules test-sqlite test-postgres bench
 
 help:
 	@echo "make run               serve http://127.0.0.1:8000 (SQLite, demo accounts, reminder sweeper)"
-	@echo "make test              ruff, migrations check, pytest on SQLite and on a throwaway PostgreSQL"
+	@echo "make test              ruff, migrations check, pytest (HTML validator included) on SQLite and on a throwaway PostgreSQL"
 	@echo "make lint | fmt        ruff check and format check | apply ruff format and fixes"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make bench             server time per tap, swap sizes and page weight (SQLite and PostgreSQL)"
@@ -51,6 +51,22 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/pyth
 venv: $(VENV)/.installed-run
 dev-venv: $(VENV)/.installed-dev
 
+# The W3C Nu HTML checker (npm's vnu-jar, pinned in package-lock.json) for tests/test_html_valid.py;
+# reinstalled only when the lock file changes. Its install script (a Java downloader) is not run:
+# Java comes from the system (Debian's default-jre-headless, installed by .ci/run).
+node_modules/.installed: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2; \
+		echo "!! npm not found: the HTML validator (vnu-jar) is not installed, so the HTML   !!" >&2; \
+		echo "!! validity test will NOT run. Install Node.js and npm: apt-get install -y npm !!" >&2; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2; \
+		if [ "$${CI:-}" = "true" ]; then echo "CI=true: a missing validator is a failure." >&2; exit 1; fi; \
+	else \
+		npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	fi
+
+node-modules: node_modules/.installed
+
 run: venv
 	$(RUN_ENV) $(PY) manage.py migrate --no-input
 	$(RUN_ENV) $(PY) manage.py load_io_checklist
@@ -72,12 +88,12 @@ fmt: dev-venv
 migrations-check: dev-venv
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
-test-sqlite: dev-venv
+test-sqlite: dev-venv node-modules
 	@echo "=== pytest on SQLite ==="
 	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/test.sqlite3 IOACCESS_EXPECT_DB=sqlite \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-postgres: dev-venv
+test-postgres: dev-venv node-modules
 	@echo "=== pytest on a throwaway PostgreSQL server ==="
 	$(TEST_ENV) IOACCESS_EXPECT_DB=postgresql bash tests/with_postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
 
