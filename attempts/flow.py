@@ -359,6 +359,8 @@ def apply(attempt, event):
     elif kind == Kind.NEEDLE_IN_BONE:
         attempt.inserted_at = event.occurred_at
         attempt.removal_due_at = event.occurred_at + REMOVAL_DEADLINE
+    elif kind == Kind.PLACEMENT_CONFIRMED:
+        attempt.confirmed_at = event.occurred_at
     elif kind == Kind.OUTCOME_RECORDED:
         attempt.outcome = data["outcome"]
     elif kind == Kind.REMOVED:
@@ -413,6 +415,7 @@ PROJECTED = (
     "side",
     "needle_id",
     "inserted_at",
+    "confirmed_at",
     "removal_due_at",
     "removed_at",
     "outcome",

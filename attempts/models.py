@@ -346,6 +346,12 @@ class Attempt(models.Model):
     )
     started_at = models.DateTimeField(default=timezone.now, editable=False)
     inserted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When placement was confirmed (review's time to confirmation).",
+    )
     removal_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     removed_at = models.DateTimeField(null=True, blank=True, editable=False)
     outcome = models.CharField(

@@ -22,7 +22,6 @@ words of every version involved (steps, needles, locations), read once.
 
 from itertools import batched
 
-from django.db.models import DateTimeField, OuterRef, Subquery
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -133,16 +132,7 @@ def minutes(duration):
 
 def attempt_rows(pks, *, now):
     """One row per attempt, in the order of `pks`; one query per CHUNK attempts."""
-    confirmed = (
-        AttemptEvent.objects.filter(
-            attempt=OuterRef("pk"), kind=AttemptEvent.Kind.PLACEMENT_CONFIRMED
-        )
-        .order_by("pk")
-        .values("occurred_at")[:1]
-    )
-    rows = review_rows(now=now).annotate(
-        confirmed_at=Subquery(confirmed, output_field=DateTimeField())
-    )
+    rows = review_rows(now=now)  # confirmed_at is projected on the attempt
     for chunk in batched(pks, CHUNK):
         by_pk = rows.in_bulk(chunk)
         yield from (attempt_row(by_pk[pk]) for pk in chunk if pk in by_pk)

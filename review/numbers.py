@@ -459,7 +459,7 @@ def unit_numbers(*, start, end, location=None, now):
     location of their episode, i.e. where the attempt was made; overdue needles are counted
     where they are now.
 
-    Seven queries, whatever the number of attempts, each a pass over them (or their events)
+    Six queries, whatever the number of attempts, each a pass over them (or their events)
     that the database plans as a whole, with no query per row:
     1. the attempts counted per version, site, needle and minute to needle in bone (a few
        dozen rows, which add up to the counts);
@@ -467,8 +467,8 @@ def unit_numbers(*, start, end, location=None, now):
     3. the complication checks the versions of 1 offered at removal;
     4. their removals, counted per complication (`once_per_row`);
     5. the quantiles of time to needle in bone and of dwell, with the counts of 1;
-    6. the quantiles of time to confirmation, counted in the same query (`quantiles`);
-    7. the needles overdue now.
+       and of time to confirmation (projected on the attempt), counted in the same query;
+    6. the needles overdue now.
     """
     attempts = Attempt.objects.filter(started_at__gte=start, started_at__lt=end)
     if location is not None:
@@ -519,19 +519,15 @@ def unit_numbers(*, start, end, location=None, now):
             for index, text in enumerate(texts)
         },
     )
+    # Confirmation is projected on the attempt (confirmed_at): no pass over the events.
     spreads = quantiles(
         attempts,
-        {"to_bone": (to_bone(), QUARTILES), "dwell": (dwell(), (0.5, 1.0))},
-        {"to_bone": {None: inserted}, "dwell": {None: totals["removed"]}},
-    )
-    spreads |= quantiles(
-        events.filter(kind=Kind.PLACEMENT_CONFIRMED),
         {
-            "to_confirmed": (
-                Seconds(F("occurred_at"), F("attempt__inserted_at")),
-                QUARTILES,
-            )
+            "to_bone": (to_bone(), QUARTILES),
+            "dwell": (dwell(), (0.5, 1.0)),
+            "to_confirmed": (Seconds(F("confirmed_at"), F("inserted_at")), QUARTILES),
         },
+        {"to_bone": {None: inserted}, "dwell": {None: totals["removed"]}},
     )
     overdue = Attempt.objects.in_place().filter(removal_due_at__lt=now)
     if location is not None:
