@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "django_htmx",
     "axes",
     "reversion",
@@ -83,6 +84,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "ioaccess.urls"
 WSGI_APPLICATION = "ioaccess.wsgi.application"
+
+# Widgets render through TEMPLATES, so a project template can correct one of Django's.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 TEMPLATES = [
     {

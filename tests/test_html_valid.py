@@ -52,16 +52,9 @@ JAVA = os.environ.get("IOACCESS_JAVA", "java")
 # templates and scripts another change owns (#12's content editor's workspace): each entry is
 # a URL name and the fragments of the checker's messages expected there. Anything else on
 # these pages still fails; an entry that no longer matches is reported as stale.
-KNOWN_ADMIN_ERRORS: dict[str, tuple[str, ...]] = {
-    # Django 6.1's auth/widgets/read_only_password_hash.html puts the disabled field's
-    # `disabled` attribute on a <div>. Fix: the user admin's form uses a widget whose
-    # context drops `disabled` (or a project copy of that template without the attrs).
-    "admin:auth_user_change": ("Attribute “disabled” not allowed on element “div”",),
-    # Django 6.1's admin/auth/user/change_password.html wraps the usable-password help
-    # text, which holds a <ul>, in a <p>. Fix: a templates/admin/auth/user/
-    # change_password.html that renders that help text in a <div class="help">.
-    "admin:auth_user_password_change": ("No “p” element in scope but a “p” end tag",),
-}
+# Admin pages whose errors come from Django's own templates: none left (the project corrects
+# read_only_password_hash.html and admin/auth/user/change_password.html).
+KNOWN_ADMIN_ERRORS: dict[str, tuple[str, ...]] = {}
 
 # The bay's cards: every stage an attempt can stand at while in progress, then aftercare.
 STAGES = (*flow.IN_PROGRESS, Stage.AFTERCARE)
