@@ -365,16 +365,30 @@ def apply(attempt, event):
         attempt.outcome = data["outcome"]
     elif kind == Kind.REMOVED:
         attempt.removed_at = event.occurred_at
+        attempt.complications = list(data.get("complications") or [])
+        attempt.other_complication = data.get("other_complication") or ""
     elif kind == Kind.TRANSFERRED:
         attempt.location_id = data["to"]
     elif kind == Kind.CORRECTION:
         _apply_correction(attempt, data)
+    project_durations(attempt)
     leads_to = TRANSITIONS[move].get(attempt.stage if kind != Kind.STARTED else None)
     if leads_to is not STAYS:
         attempt.stage = leads_to
     if move in CARD_MOVES:
         attempt.revision += 1
     return [name for name in PROJECTED if getattr(attempt, name) != before[name]]
+
+
+def project_durations(attempt):
+    """The durations review reads, from the attempt's projected times."""
+    attempt.to_bone = _between(attempt.started_at, attempt.inserted_at)
+    attempt.to_confirmed = _between(attempt.inserted_at, attempt.confirmed_at)
+    attempt.dwell = _between(attempt.inserted_at, attempt.removed_at)
+
+
+def _between(start, end):
+    return None if start is None or end is None else end - start
 
 
 def _apply_correction(attempt, data):
@@ -418,6 +432,11 @@ PROJECTED = (
     "confirmed_at",
     "removal_due_at",
     "removed_at",
+    "to_bone",
+    "to_confirmed",
+    "dwell",
+    "complications",
+    "other_complication",
     "outcome",
     "is_flagged",
 )

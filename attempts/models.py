@@ -354,6 +354,30 @@ class Attempt(models.Model):
     )
     removal_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     removed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Durations review reads (the numbers' quantiles sort them), projected from the times
+    # above: None until both ends are known.
+    to_bone = models.DurationField(
+        null=True, blank=True, editable=False, help_text="Start → needle in bone."
+    )
+    to_confirmed = models.DurationField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Needle in bone → placement confirmed.",
+    )
+    dwell = models.DurationField(
+        null=True, blank=True, editable=False, help_text="Needle in bone → removal."
+    )
+    complications = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The complication checks ticked at removal, as their text "
+        "(review's complications by kind).",
+    )
+    other_complication = models.TextField(
+        blank=True, editable=False, help_text="A complication written at removal."
+    )
     outcome = models.CharField(
         max_length=12, choices=Outcome.choices, default=Outcome.IN_PROGRESS
     )

@@ -22,21 +22,19 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
-    BigIntegerField,
     Case,
     Count,
     Exists,
     F,
-    FloatField,
-    Func,
+    FilteredRelation,
+    IntegerField,
     OuterRef,
     Q,
     Value,
     When,
 )
 from django.db.models.expressions import Window
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Greatest, Least, RowNumber
+from django.db.models.functions import RowNumber
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -128,43 +126,9 @@ TO_BONE_BINS = (
 LAST_MINUTE = 10
 
 
-class Seconds(Func):
-    """`end - start` in seconds to the millisecond (a float), in native SQL on each database.
-
-    SQLite: julianday() in C, where Django's datetime subtraction calls Python once per row;
-    PostgreSQL: the interval's epoch. Rounded in SQL, so that a boundary (60 s) is the same
-    value on both, whatever the float arithmetic of julianday.
-    """
-
-    output_field = FloatField()
-    template = "ROUND(CAST(EXTRACT(EPOCH FROM (%(expressions)s)) AS NUMERIC), 3)"
-    arg_joiner = " - "
-
-    def __init__(self, end, start):
-        super().__init__(end, start)
-
-    def as_postgresql(self, compiler, connection, **extra):
-        template = (
-            "ROUND(EXTRACT(EPOCH FROM (%(expressions)s))::numeric, 3)::double precision"
-        )
-        return self.as_sql(compiler, connection, template=template, **extra)
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler,
-            connection,
-            template="ROUND((julianday(%(expressions)s)) * 86400.0, 3)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
-
-
-def to_bone():
-    return Seconds(F("inserted_at"), F("started_at"))
-
-
-def dwell():
-    return Seconds(F("removed_at"), F("inserted_at"))
+def seconds(duration):
+    """A duration (a timedelta, or None) as seconds."""
+    return None if duration is None else duration.total_seconds()
 
 
 @dataclass(frozen=True)
@@ -206,69 +170,53 @@ def interpolate(values, count, fraction):
     return round(low + (high - low) * float(p - floor(p)), 3)
 
 
-def quantiles(queryset, series, counts=None, *, by=None):
-    """{name: {group: Spread}} for each `series` {name: (value, fractions)} of `queryset`.
+def quantiles(queryset, series, counts, *, by=None):
+    """{name: {group: Spread}} for each `series` {name: (duration field, fractions)}.
 
-    One query: each series is numbered in order in the database (a window per series, nulls
-    last) and only the rows at the positions its fractions need come back. The positions come
-    from how many non-null values the series has per group (`by`; the group is None without
-    it): from `counts` {name: {group: n}} when an aggregate already read them, otherwise
-    counted by a window in the same query and the positions found in integer SQL. See the
-    module docstring.
+    `counts` {name: {group: n}} holds how many values are not null per group (`by`; the group
+    is None without it), as an aggregate already read them: the positions each fraction needs
+    follow from n (see the module docstring). One query, a UNION ALL of one narrow list per
+    series: its values that are not null, numbered in order by the database (one window over
+    one stored column), of which only the rows at those positions come back.
     """
-    counts = counts or {}
     partition = [F(by)] if by else []
-    ranked = queryset.order_by()
-    wanted = Q()
-    for name, (value, fractions) in series.items():
-        ranked = ranked.annotate(**{name: value}).annotate(
-            **{
-                f"{name}_rank": Window(
-                    RowNumber(),
-                    partition_by=partition,
-                    order_by=[F(name).asc(nulls_last=True), F("pk")],
-                )
-            }
-        )
-        if name not in counts:
-            ranked = ranked.annotate(
-                **{f"{name}_size": Window(Count(name), partition_by=partition)}
-            )
-            size = F(f"{name}_size")
-            for fraction in fractions:
-                k, d = Fraction(fraction).as_integer_ratio()
-                # ⌊(n - 1)k/d⌋ and ⌈(n - 1)k/d⌉ by integer division on both databases.
-                wanted |= Q(
-                    **{
-                        f"{name}_rank__gte": (size - 1) * k / d + 1,
-                        f"{name}_rank__lte": ((size - 1) * k + d - 1) / d + 1,
-                    }
-                )
-            continue
-        for group, count in counts[name].items():
+    group = [by] if by else []
+    parts = []
+    for index, (name, (column, fractions)) in enumerate(series.items()):
+        wanted = Q()
+        for key, count in counts[name].items():
             if count:
                 ranks = {i + 1 for q in fractions for i in positions(count, q)}
-                wanted |= Q(
-                    **{f"{name}_rank__in": sorted(ranks)}, **({by: group} if by else {})
+                wanted |= Q(rank__in=sorted(ranks), **({by: key} if by else {}))
+        if not wanted:
+            continue
+        parts.append(
+            queryset.order_by()
+            .filter(**{f"{column}__isnull": False})
+            .annotate(
+                rank=Window(
+                    RowNumber(), partition_by=partition, order_by=F(column).asc()
                 )
-    found = {name: {} for name in series}
-    sizes = {name: dict(counts[name]) for name in series if name in counts}
-    if wanted:
-        columns = [*([by] if by else []), *series, *(f"{n}_rank" for n in series)]
-        columns += [f"{name}_size" for name in series if name not in counts]
-        for row in ranked.filter(wanted).values(*columns):
-            group = row[by] if by else None
-            for name in series:
-                found[name].setdefault(group, {})[row[f"{name}_rank"] - 1] = row[name]
-                if name not in counts:
-                    sizes.setdefault(name, {})[group] = row[f"{name}_size"]
+            )
+            .filter(wanted)
+            .values_list(
+                Value(index, output_field=IntegerField()), *group, column, "rank"
+            )
+        )
+    names = list(series)
+    found = {name: {} for name in names}
+    # The union's own order is the model's default unless cleared.
+    rows = parts[0].union(*parts[1:], all=True).order_by() if parts else ()
+    for index, *key, value, rank in rows:
+        found[names[index]].setdefault(key[0] if by else None, {})[rank - 1] = seconds(
+            value
+        )
     return {
         name: {
-            group: Spread(
-                count,
-                {q: interpolate(found[name][group], count, q) for q in fractions},
+            key: Spread(
+                count, {q: interpolate(found[name][key], count, q) for q in fractions}
             )
-            for group, count in sizes.get(name, {}).items()
+            for key, count in counts[name].items()
             if count
         }
         for name, (_, fractions) in series.items()
@@ -365,6 +313,14 @@ def _tallies():
     }
 
 
+def ticked(text):
+    """The attempt's complications include `text`: JSON containment where the database has
+    it (PostgreSQL), else the text as it reads inside the stored JSON list."""
+    if connection.features.supports_json_field_contains:
+        return Q(complications__contains=[text])
+    return Q(complications__icontains=_in_json_list(text))
+
+
 def _in_json_list(text):
     """`text` as it reads inside the JSON list the database returns: quoted, so that one
     complication never matches inside another; SQLite keeps the stored \\u escapes."""
@@ -436,22 +392,28 @@ class Numbers:
         ]
 
 
-SITE = ("site__name", "site__for_adults", "site__for_children")
-NEEDLE = ("needle__length_mm", "needle__hub_colour")
+SITE = ("name", "for_adults", "for_children")
+NEEDLE = ("length_mm", "hub_colour")
 QUARTILES = (0.25, 0.5, 0.75)
+# The durations projected on the attempt and the quantiles the page shows of each.
+DURATIONS = {"to_bone": QUARTILES, "dwell": (0.5, 1.0), "to_confirmed": QUARTILES}
 
 
 def to_bone_minute():
     """Whole minutes start → needle in bone, 0 to LAST_MINUTE (more is LAST_MINUTE).
 
-    Integer arithmetic on whole milliseconds: the same floor on both databases (a cast of a
-    float rounds on PostgreSQL and truncates on SQLite); a corrected insertion time up to a
-    minute before the start counts as under 1 min. None where the needle never went in.
+    Compared as durations, exact on both databases; a corrected insertion time before the
+    start counts as under 1 min. None where the needle never went in.
     """
-    milliseconds = Cast(F("to_bone") * 1000, BigIntegerField())
-    minute = Least(Greatest(milliseconds / 60000, Value(0)), Value(LAST_MINUTE))
-    # PostgreSQL's GREATEST skips a null; no needle in bone must stay no minute.
-    return Case(When(inserted_at__isnull=False, then=minute))
+    return Case(
+        When(to_bone__isnull=True, then=Value(None)),
+        *(
+            When(to_bone__lt=timedelta(minutes=minute + 1), then=Value(minute))
+            for minute in range(LAST_MINUTE)
+        ),
+        default=Value(LAST_MINUTE),
+        output_field=IntegerField(),
+    )
 
 
 def unit_numbers(*, start, end, location=None, now):
@@ -459,75 +421,72 @@ def unit_numbers(*, start, end, location=None, now):
     location of their episode, i.e. where the attempt was made; overdue needles are counted
     where they are now.
 
-    Six queries, whatever the number of attempts, each a pass over them (or their events)
-    that the database plans as a whole, with no query per row:
-    1. the attempts counted per version, site, needle and minute to needle in bone (a few
-       dozen rows, which add up to the counts);
-    2. their episodes, and how many had a successful attempt 1;
-    3. the complication checks the versions of 1 offered at removal;
-    4. their removals, counted per complication (`once_per_row`);
-    5. the quantiles of time to needle in bone and of dwell, with the counts of 1;
-       and of time to confirmation (projected on the attempt), counted in the same query;
+    Three passes over the attempts, whatever their number, each planned by the database as a
+    whole (no query per row, none over the events: confirmation, the durations and the
+    complications found at removal are projected on the attempt), and four small reads:
+    1. the complication checks any version offered at removal (a few rows);
+    2. the attempts counted per version, site, needle and minute to needle in bone, with the
+       complications by kind (a few dozen rows, which add up to the counts, including how
+       many values each quantile reads);
+    3. the names of those sites and needles (a few rows);
+    4. their episodes and how many had a successful attempt 1;
+    5. the quantiles of time to needle in bone, to confirmation and of dwell;
     6. the needles overdue now.
     """
     attempts = Attempt.objects.filter(started_at__gte=start, started_at__lt=end)
     if location is not None:
         attempts = attempts.filter(episode__location=location)
+    offered = {}
+    for version, text in (
+        Step.objects.filter(
+            version__status__in=(
+                ChecklistVersion.Status.PUBLISHED,
+                ChecklistVersion.Status.RETIRED,
+            ),
+            section__slug="complications",
+            kind=Step.Kind.CHECK,
+        )
+        .order_by("position", "pk")
+        .values_list("version", "text")
+    ):
+        offered.setdefault(text, set()).add(version)
+    kinds = {text: f"kind{index}" for index, text in enumerate(offered)}
     groups = list(
         attempts.order_by()
-        .annotate(to_bone=to_bone())
         .annotate(minute=to_bone_minute())
-        .values("checklist_version", *SITE, *NEEDLE, "minute")
+        .values("checklist_version", "site", "needle", "minute")
         .annotate(
             **_tallies(),
             removed=Count("removed_at"),
             removed_in_time=Count("pk", filter=Q(removed_at__lte=F("removal_due_at"))),
+            # How many values each quantile reads.
+            **{f"{name}_n": Count(name) for name in DURATIONS},
+            other=Count("pk", filter=~Q(other_complication="")),
+            **{name: Count("pk", filter=ticked(text)) for text, name in kinds.items()},
         )
     )
-    counted = ("n", "finished", "successes", "removed", "removed_in_time")
-    totals = {name: sum(group[name] for group in groups) for name in counted}
-    totals |= Episode.objects.filter(pk__in=attempts.values("episode")).aggregate(
-        episodes=Count("pk", distinct=True),
-        # Attempt 1 of the episode, whenever it started.
-        first_successes=Count(
-            "attempts", filter=Q(attempts__number=1, attempts__outcome=Outcome.SUCCESS)
-        ),
-    )
-    minutes = _sums(groups, "minute")
-    inserted = sum(count for minute, count in minutes.items() if minute is not None)
-    texts = list(
-        dict.fromkeys(
-            Step.objects.filter(
-                version__in={group["checklist_version"] for group in groups},
-                section__slug="complications",
-                kind=Step.Kind.CHECK,
-            )
-            .order_by("position", "pk")
-            .values_list("text", flat=True)
+    counted = ("n", "finished", "successes", "removed", "removed_in_time", "other")
+    totals = {
+        name: sum(group[name] for group in groups)
+        for name in (*counted, *(f"{name}_n" for name in DURATIONS), *kinds.values())
+    }
+    # The kinds the versions of these attempts offered, in the order they were offered.
+    versions = {group["checklist_version"] for group in groups}
+    texts = [text for text in offered if offered[text] & versions]
+    first = FilteredRelation("attempts", condition=Q(attempts__number=1))
+    totals |= (
+        Episode.objects.filter(pk__in=attempts.values("episode"))
+        .annotate(first=first)
+        .aggregate(
+            episodes=Count("pk"),
+            # Attempt 1 of the episode, whenever it started.
+            first_successes=Count("pk", filter=Q(first__outcome=Outcome.SUCCESS)),
         )
     )
-    events = AttemptEvent.objects.filter(attempt__in=attempts)
-    marks = once_per_row(
-        events.filter(kind=Kind.REMOVED),
-        # The complications ticked (a JSON list) and written at removal.
-        listed=KeyTextTransform("complications", "data"),
-        written=KeyTextTransform("other_complication", "data"),
-    ).aggregate(
-        other=Count("pk", filter=Q(written__isnull=False) & ~Q(written="")),
-        **{
-            f"kind{index}": Count("pk", filter=Q(listed__icontains=_in_json_list(text)))
-            for index, text in enumerate(texts)
-        },
-    )
-    # Confirmation is projected on the attempt (confirmed_at): no pass over the events.
     spreads = quantiles(
         attempts,
-        {
-            "to_bone": (to_bone(), QUARTILES),
-            "dwell": (dwell(), (0.5, 1.0)),
-            "to_confirmed": (Seconds(F("confirmed_at"), F("inserted_at")), QUARTILES),
-        },
-        {"to_bone": {None: inserted}, "dwell": {None: totals["removed"]}},
+        {name: (name, fractions) for name, fractions in DURATIONS.items()},
+        {name: {None: totals[f"{name}_n"]} for name in DURATIONS},
     )
     overdue = Attempt.objects.in_place().filter(removal_due_at__lt=now)
     if location is not None:
@@ -544,26 +503,16 @@ def unit_numbers(*, start, end, location=None, now):
         to_bone=spreads["to_bone"].get(None, Spread()),
         to_confirmed=spreads["to_confirmed"].get(None, Spread()),
         dwell=spreads["dwell"].get(None, Spread()),
-        sites=_lines(
-            groups,
-            SITE,
-            lambda name, adults, children: str(
-                Site(name=name, for_adults=adults, for_children=children)
-            ),
-        ),
-        needles=_lines(
-            groups,
-            NEEDLE,
-            lambda length, colour: str(NeedleSize(length_mm=length, hub_colour=colour)),
-        ),
+        sites=_lines(groups, "site", Site.objects.only(*SITE)),
+        needles=_lines(groups, "needle", NeedleSize.objects.only(*NEEDLE)),
         complications=[
-            Tally(label, marks[name], percent(marks[name], totals["removed"]))
+            Tally(label, totals[name], percent(totals[name], totals["removed"]))
             for label, name in (
-                *((text, f"kind{index}") for index, text in enumerate(texts)),
+                *((text, kinds[text]) for text in texts),
                 ("Other", "other"),
             )
         ],
-        to_bone_bins=_bins(minutes, inserted),
+        to_bone_bins=_bins(_sums(groups, "minute"), totals["to_bone_n"]),
     )
 
 
@@ -590,23 +539,24 @@ def _sums(groups, column):
     return sums
 
 
-def _lines(groups, columns, label):
-    """The groups summed by `columns` (those with a value), in order of the label."""
+def _lines(groups, column, rows):
+    """The groups summed by what `column` names (one query of `rows` for the names), in
+    order of the name; versions have rows of their own with the same name."""
     lines = {}
+    named = {
+        row.pk: str(row) for row in rows.filter(pk__in={g[column] for g in groups})
+    }
     for group in groups:
-        key = tuple(group[column] for column in columns)
-        if key[0] is None:
+        if group[column] is None:
             continue
-        attempts, finished, successes = lines.get(key, (0, 0, 0))
-        lines[key] = (
+        label = named[group[column]]
+        attempts, finished, successes = lines.get(label, (0, 0, 0))
+        lines[label] = (
             attempts + group["n"],
             finished + group["finished"],
             successes + group["successes"],
         )
-    return sorted(
-        (Line(label(*key), *tallies) for key, tallies in lines.items()),
-        key=lambda line: line.label,
-    )
+    return [Line(label, *lines[label]) for label in sorted(lines)]
 
 
 @dataclass(frozen=True)
@@ -743,7 +693,7 @@ def operator_lines(attempts):
             finished=Count("pk", distinct=True, filter=Q(outcome__in=FINISHED)),
             successes=Count("pk", distinct=True, filter=Q(outcome=Outcome.SUCCESS)),
             # to_bone is known where the needle went in (an attempt always has a start).
-            inserted=Count("pk", distinct=True, filter=Q(inserted_at__isnull=False)),
+            inserted=Count("pk", distinct=True, filter=Q(to_bone__isnull=False)),
             reviews=Count("sign_offs", distinct=True),
             marked_competent=Count("sign_offs", filter=Q(sign_offs__competent=True)),
         )
@@ -751,7 +701,7 @@ def operator_lines(attempts):
     )
     medians = quantiles(
         attempts,
-        {"to_bone": (to_bone(), (0.5,))},
+        {"to_bone": ("to_bone", (0.5,))},
         {"to_bone": {row["operator"]: row["inserted"] for row in rows}},
         by="operator",
     )["to_bone"]
@@ -781,7 +731,6 @@ def operator_log(operator_id):
         .select_related("episode__location", "site", "needle")
         .defer("episode__patient_reference")
         .annotate(
-            to_bone=to_bone(),
             signed_off=Exists(reviews),
             competent=Exists(reviews.filter(competent=True)),
         )
@@ -833,7 +782,7 @@ def operator_log_page(request, user_id):
         request.GET.get("page")
     )
     for attempt in page:
-        attempt.to_bone_text = duration_text(attempt.to_bone)
+        attempt.to_bone_text = duration_text(seconds(attempt.to_bone))
     return render(request, "review/operator_log.html", {"line": line, "page": page})
 
 
@@ -869,7 +818,7 @@ def operator_log_csv(request, user_id):
             attempt.get_side_display(),
             str(attempt.needle) if attempt.needle_id else "",
             attempt.get_outcome_display(),
-            "" if attempt.to_bone is None else round(attempt.to_bone),
+            "" if attempt.to_bone is None else round(seconds(attempt.to_bone)),
             "yes" if attempt.signed_off else "no",
             "yes" if attempt.competent else "no",
         )

@@ -3,7 +3,7 @@
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from attempts.models import Attempt, Location
@@ -21,12 +21,6 @@ def review_rows(*, now):
         .annotate(
             deviations=deviations.deviation_count(now),
             reviewed=Exists(SignOff.objects.filter(attempt=OuterRef("pk"))),
-            to_bone=ExpressionWrapper(
-                F("inserted_at") - F("started_at"), output_field=DurationField()
-            ),
-            dwell=ExpressionWrapper(
-                F("removed_at") - F("inserted_at"), output_field=DurationField()
-            ),
         )
         .order_by("-started_at", "-pk")
     )
