@@ -46,4 +46,6 @@ fi
   || { cat "$dir/server.log" >&2; exit 1; }
 echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir, removed afterwards)"
 
+# For a fault test that restarts the server under the suite (pg_ctl restart keeps the options).
+export IOACCESS_PG_DATA="$dir/data" IOACCESS_PG_BIN="$pgbin"
 DATABASE_URL="postgres://postgres@127.0.0.1:$port/ioaccess" "$@"
