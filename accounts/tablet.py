@@ -45,3 +45,21 @@ def forget(response):
     """The tablet no longer stands anywhere."""
     response.delete_cookie(COOKIE, samesite="Lax")
     return response
+
+
+# Stored for "Not at a fixed place": the question was answered, and placed_at reads no id in it.
+NOWHERE = "none"
+
+
+def place_nowhere(response):
+    """The tablet is not at a fixed place, and was asked: it need not ask again."""
+    return place(response, NOWHERE)
+
+
+def asked(request):
+    """Whether someone answered where this tablet stands (a place, or no fixed place)."""
+    try:
+        request.get_signed_cookie(COOKIE, salt=SALT, max_age=MAX_AGE.total_seconds())
+    except (KeyError, signing.BadSignature):
+        return False
+    return True

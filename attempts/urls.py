@@ -1,11 +1,12 @@
 from django.urls import path
 
-from attempts import views
+from attempts import tablet_views, views
 
 app_name = "attempts"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("tablet/", tablet_views.tablet_place, name="tablet"),
     path("needles/", views.board, name="board"),
     path("needles/banner/", views.removal_banner, name="removal-banner"),
     path("attempts/new/", views.start, name="attempt-start"),

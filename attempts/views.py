@@ -27,6 +27,7 @@ from attempts.forms import (
 )
 from attempts.models import Attempt, AttemptEvent, Location, RecordAccess
 from attempts.stages import StageContent, progress
+from attempts.tablet_context import tablet_location
 from checklists.models import ChecklistVersion
 from ioaccess.htmx import render_page
 
@@ -63,13 +64,14 @@ def start(request):
     locations = Location.objects.filter(staff=request.user, is_active=True)
     version = ChecklistVersion.objects.published().select_related("procedure").first()
     last = request.session.get(LAST_LOCATION)
+    # The bay the tablet stands at comes first: the session's last choice may be another bay's.
+    placed = tablet_location(request, staff=request.user)
     form = StartForm(
         request.POST or None,
         locations=locations,
         initial={
-            "location": last
-            if locations.filter(pk=last).exists()
-            else locations.first()
+            "location": placed
+            or (last if locations.filter(pk=last).exists() else locations.first())
         },
     )
     if request.method == "POST" and version:
@@ -251,6 +253,11 @@ def board(request):
     if not hospital_wide:
         needles = needles.visible_to(request.user)
     location = request.GET.get("location", "")
+    # Opened without a choice, the board shows the bay the tablet stands at (if it is the user's).
+    placed = None
+    if not location and "scope" not in request.GET:
+        placed = tablet_location(request, staff=request.user)
+        location = str(placed.pk) if placed else ""
     # A filter, not a record: a value that is no location id shows the whole board.
     if location.isascii() and location.isdigit() and len(location) <= 9:
         needles = needles.filter(location_id=int(location))
@@ -279,7 +286,12 @@ def board(request):
                 },
             }
         )
-    context = {"rows": rows, "hospital_wide": hospital_wide, "now": now}
+    context = {
+        "rows": rows,
+        "hospital_wide": hospital_wide,
+        "now": now,
+        "placed": placed,
+    }
     return render_page(request, "attempts/board.html", context, partial="board-table")
 
 

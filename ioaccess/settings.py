@@ -102,6 +102,7 @@ TEMPLATES = [
                 "accounts.context_processors.roles",
                 "checklists.context_processors.content_notice",
                 "attempts.context_processors.removal_banner",
+                "attempts.tablet_context.tablet_place",
             ],
         },
     },

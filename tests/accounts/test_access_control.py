@@ -177,6 +177,8 @@ APP_ROWS = {
     "accounts:home": Row(allowed=ANY_SIGNED_IN),
     "attempts:home": Row(allowed=CLINICIAN.key),
     "attempts:attempt-start": Row(allowed=CLINICIAN.key),
+    # Where the shared tablet stands (#13); its POST is checked in test_tablet_place.py.
+    "attempts:tablet": Row(allowed=CLINICIAN.key),
     "attempts:board": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
     "attempts:removal-banner": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
     "attempts:attempt-removal": Row(
