@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import resolve_url
+from django.utils.cache import patch_cache_control
 from django_htmx.http import HttpResponseClientRedirect
 
 
@@ -29,3 +30,22 @@ class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
             self.get_login_url(view_func),
             self.get_redirect_field_name(view_func),
         )
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every dynamic response that did not set its own.
+
+    Patient pages and partials must not outlive a logout in the browser's cache or behind the
+    back button on a shared tablet; telling pages that show a patient from those that do not
+    is easy to get wrong, and a page of ours is cheap to fetch again. Static files never get
+    here: whitenoise answers them first, with their long caching.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True)
+        return response
