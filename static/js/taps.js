@@ -172,24 +172,40 @@
     }
   });
 
-  function keepTap(event) {
+  // A tap answered by a redirect to sign in (the session expired, or the tablet locked): the
+  // tap is kept before the page goes there, and sent once someone is signed in again.
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var xhr = event.detail.xhr;
+    var config = event.detail.requestConfig;
+    var to = xhr && xhr.getResponseHeader("HX-Redirect");
+    if (!to || !config || config.verb !== "post" || !TAP_PATH.test(config.path)) {
+      return;
+    }
+    event.preventDefault();
+    keepTap(event, { moveOn: false }).then(function () {
+      window.location.href = to;
+    });
+  });
+
+  function keepTap(event, options) {
+    var moveOn = !options || options.moveOn !== false;
     var config = event.detail.requestConfig;
     var xhr = event.detail.xhr;
     if (!config || config.verb !== "post") {
-      return;
+      return Promise.resolve();
     }
     var match = TAP_PATH.exec(config.path);
     if (!match) {
-      return;
+      return Promise.resolve();
     }
     if (event.type === "htmx:responseError" && [502, 503, 504].indexOf(xhr.status) === -1) {
-      return;
+      return Promise.resolve();
     }
     var params = new URLSearchParams();
     config.formData.forEach(function (value, key) { params.append(key, value); });
     var token = params.get("client_token");
     if (!token) {
-      return;
+      return Promise.resolve();
     }
     var when = (xhr && tappedAt.get(xhr)) || Date.now();
     waiting += 1;
@@ -200,8 +216,11 @@
     event.detail.ioaccessKept = true;
     var action = match[1];
     var form = config.elt && config.elt.closest ? config.elt.closest("form") : null;
-    keep({ token: token, url: config.path, body: params.toString(), tappedAt: when, label: label })
+    return keep({ token: token, url: config.path, body: params.toString(), tappedAt: when, label: label })
       .then(function () {
+        if (!moveOn) {
+          return waiting;
+        }
         if (action === "check" && form) {
           flipCheck(form);
         } else if (action !== "troubleshoot" && action !== "troubleshoot-action") {
@@ -267,7 +286,8 @@
   }
 
   function send() {
-    if (sending) {
+    // Nobody signed in (the login page): the queue waits for the next sign-in.
+    if (sending || !document.querySelector("form.logout")) {
       return Promise.resolve();
     }
     sending = true;

@@ -174,3 +174,29 @@ def test_a_tap_the_server_refuses_on_replay_is_listed_with_the_reason(
     assert [kind for kind, *_ in events_after_needle(attempt)] == [Kind.STAGE_COMPLETED]
     page.get_by_role("button", name="Dismiss").click()
     expect(failed).to_be_hidden()
+
+
+def test_a_tap_after_the_session_expired_is_kept_through_the_login_and_sent_after(
+    page, live_server, log_in, at_preparation
+):
+    from django.contrib.sessions.models import Session
+
+    attempt, clinician = at_preparation
+    log_in(page, clinician.username, PASSWORD)
+    url = f"{live_server.url}/bay/attempts/{attempt.public_id}/"
+    page.goto(url)
+    Session.objects.all().delete()  # the session ends while the card is on screen
+
+    page.get_by_role("button", name="All confirmed — continue").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    assert events_after_needle(attempt) == []
+    page.get_by_label("Username").fill(clinician.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    # Back on the same attempt, the kept tap is sent once and the next card shows.
+    expect(page.get_by_role("heading", name="Insertion")).to_be_visible(timeout=15_000)
+    assert page.url == url
+    recorded = events_after_needle(attempt)
+    assert [kind for kind, *_ in recorded] == [Kind.STAGE_COMPLETED]
+    assert recorded[0][3]["clock"] == flow.TABLET_TIME_USED
