@@ -1,9 +1,10 @@
 import copy
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -157,6 +158,20 @@ def _offline_cards(request, attempt, content):
         )
         cards.append((stage, html))
     return cards
+
+
+SERVICE_WORKER = settings.BASE_DIR / "static" / "js" / "sw.js"
+
+
+@require_GET
+@role_required(CLINICIAN)
+def service_worker(request):
+    """static/js/sw.js, served under /bay/ so that it may keep the bay's pages for a reload
+    without network (a worker controls only the pages under its own path)."""
+    response = HttpResponse(SERVICE_WORKER.read_bytes(), content_type="text/javascript")
+    # A new deploy's worker is found at the next page load, not after a day of caching.
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 @require_GET

@@ -328,9 +328,67 @@
     run("failed", "readwrite", function (store) { store.clear(); }).then(showFailed);
   });
 
+  // --- the page itself, for a reload without network (static/js/sw.js) ---------------------
+
+  var signedIn = document.querySelector("form.logout") !== null &&
+    !document.querySelector("[data-forget-pages]");
+
+  function forgetPages() {
+    return window.caches ? window.caches.delete("ioaccess-pages") : Promise.resolve();
+  }
+
+  if ("serviceWorker" in window.navigator) {
+    var worker = document.querySelector("[data-service-worker]");
+    if (signedIn && worker) {
+      window.navigator.serviceWorker.register(worker.getAttribute("data-service-worker"))
+        .catch(function () {});
+    } else if (!signedIn) {
+      // Signed out, locked or handed over: no patient's page stays on the tablet.
+      forgetPages();
+    }
+  }
+
+  // Logging out forgets the kept pages first.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form.logout") || form.dataset.forgotten) {
+      return;
+    }
+    event.preventDefault();
+    forgetPages().then(function () {
+      form.dataset.forgotten = "yes";
+      form.submit();
+    }, function () {
+      form.submit();
+    });
+  });
+
+  // A page reloaded without network shows the card it was drawn on: move it on by the taps
+  // kept for this attempt since then.
+  function catchUp() {
+    if (window.navigator.onLine !== false || !document.getElementById("stage")) {
+      return Promise.resolve();
+    }
+    return all("queue").then(function (queued) {
+      var card = null;
+      queued.forEach(function (entry) {
+        var match = TAP_PATH.exec(entry.url);
+        if (!match || entry.url.indexOf(window.location.pathname) !== 0) {
+          return;
+        }
+        if (match[1] !== "check" && match[1].indexOf("troubleshoot") !== 0) {
+          card = NEXT_CARD[match[1]] || "waiting";
+        }
+      });
+      if (card) {
+        swapStage(card);
+      }
+    });
+  }
+
   window.addEventListener("online", send);
   if (window.indexedDB) {
     showFailed();
-    send();
+    catchUp().then(showCount).then(send);
   }
 })();

@@ -179,6 +179,7 @@ APP_ROWS = {
     "attempts:attempt-start": Row(allowed=CLINICIAN.key),
     "attempts:board": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
     "attempts:removal-banner": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
+    "attempts:service-worker": Row(allowed=CLINICIAN.key),
     "attempts:attempt-removal": Row(
         allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
     ),

@@ -200,3 +200,52 @@ def test_a_tap_after_the_session_expired_is_kept_through_the_login_and_sent_afte
     recorded = events_after_needle(attempt)
     assert [kind for kind, *_ in recorded] == [Kind.STAGE_COMPLETED]
     assert recorded[0][3]["clock"] == flow.TABLET_TIME_USED
+
+
+def test_a_reload_while_offline_keeps_the_card_and_the_queue(
+    page, live_server, log_in, page_problems, at_preparation
+):
+    page_problems.expect("ERR_INTERNET_DISCONNECTED")
+    attempt, clinician = at_preparation
+    log_in(page, clinician.username, PASSWORD)
+    url = f"{live_server.url}/bay/attempts/{attempt.public_id}/"
+    page.goto(url)
+    # The service worker keeps this page once it controls it (the next load).
+    page.wait_for_function("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
+
+    page.context.set_offline(True)
+    page.get_by_role("button", name="All confirmed — continue").click()
+    page.get_by_role("button", name="Needle in bone").click()
+    expect(queue_count(page)).to_have_text("2")
+    page.reload()
+    # From the tablet: the card the kept taps lead to, and the count.
+    expect(page.get_by_role("heading", name="Confirmation")).to_be_visible()
+    expect(queue_count(page)).to_have_text("2")
+    page.get_by_role("button", name="Confirm placement").click()
+    expect(queue_count(page)).to_have_text("3")
+
+    page.context.set_offline(False)
+    expect(page.locator("[data-offline-queue]")).to_be_hidden(timeout=15_000)
+    expect(page.get_by_role("button", name="Success")).to_be_visible()
+    assert [kind for kind, *_ in events_after_needle(attempt)] == OFFLINE_TAPS
+
+
+def test_logging_out_forgets_the_pages_kept_for_a_reload(
+    page, live_server, log_in, at_preparation
+):
+    attempt, clinician = at_preparation
+    log_in(page, clinician.username, PASSWORD)
+    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    page.wait_for_function("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function(
+        "caches.open('ioaccess-pages').then((c) => c.keys()).then((k) => k.length > 0)"
+    )
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_label("Username")).to_be_visible()
+    kept = page.evaluate(
+        "caches.open('ioaccess-pages').then((c) => c.keys()).then((k) => k.length)"
+    )
+    assert kept == 0
