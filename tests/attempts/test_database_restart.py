@@ -38,12 +38,19 @@ Kind = AttemptEvent.Kind
 
 PG_DATA = os.environ.get("IOACCESS_PG_DATA", "")
 PG_BIN = os.environ.get("IOACCESS_PG_BIN", "")
+# pytest-xdist's workers share the server: a restart would cut the other workers' tests.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
 
 pytestmark = [
     pytest.mark.skipif(
         not PG_DATA,
         reason="needs a throwaway PostgreSQL server it may restart: run it through "
         "tests/with_postgres.sh, which sets IOACCESS_PG_DATA",
+    ),
+    pytest.mark.skipif(
+        WORKERS > 1,
+        reason=f"restarts the PostgreSQL server that {WORKERS} xdist workers share: run "
+        "this file on its own, without -n",
     ),
     pytest.mark.usefixtures("migrated_data"),
 ]
