@@ -84,3 +84,22 @@ def test_other_errors_are_left_to_the_usual_error_handling():
     middleware = DatabaseUnavailableMiddleware(lambda request: None)
     request = RequestFactory().post("/")
     assert middleware.process_exception(request, ValueError("a bug")) is None
+
+
+@pytest.mark.django_db
+def test_a_tap_recorded_before_the_database_went_away_is_not_recorded_again(
+    tap, attempt
+):
+    # Recorded, then the database stops answering while the next card is drawn: 503.
+    token, revision = str(uuid.uuid4()), attempt.revision
+    with mock.patch(
+        "attempts.views._page_context", side_effect=OperationalError("connection lost")
+    ):
+        response = tap(attempt, "indication", client_token=token, revision=revision)
+    assert response.status_code == 503
+    assert attempt.events.filter(client_token=token).count() == 1
+
+    # The tablet sends it again from the same card: answered, and still one event.
+    retry = tap(attempt, "indication", client_token=token, revision=revision)
+    assert retry.status_code == 200
+    assert attempt.events.filter(client_token=token).count() == 1
