@@ -96,6 +96,9 @@ test-sqlite: dev-venv node-modules
 test-postgres: dev-venv node-modules
 	@echo "=== pytest on a throwaway PostgreSQL server ==="
 	$(TEST_ENV) IOACCESS_EXPECT_DB=postgresql bash tests/with_postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@echo "=== the database-restart fault test, alone on its own server (it restarts it) ==="
+	$(TEST_ENV) IOACCESS_EXPECT_DB=postgresql bash tests/with_postgres.sh \
+		$(VENV)/bin/pytest -p no:xdist -q tests/attempts/test_database_restart.py
 
 test: lint migrations-check test-sqlite test-postgres
 	@echo "make test: all legs passed"

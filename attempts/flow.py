@@ -10,7 +10,7 @@ card's `revision` (how many card moves the attempt had when the card was drawn) 
 from a current one.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -179,6 +179,30 @@ def can_show(attempt, card):
     if card == attempt.stage:
         return True
     return card != Stage.CLOSED and allows(attempt.stage, CARD_MOVE.get(card))
+
+
+# The tablet's clock may run a little ahead of the server's; more than this is not believed.
+TABLET_CLOCK_AHEAD = timedelta(seconds=5)
+TABLET_TIME_USED = "tablet"
+TABLET_TIME_REFUSED = "server: the tablet's time was outside the attempt"
+
+
+def tablet_time(attempt, tapped_at_ms, *, now):
+    """(occurred_at, clock note) for a tap the tablet kept through a network drop.
+
+    The tablet's time when it is credible: not in the future (beyond a small skew, then the
+    server's own time) and not before the attempt started. Otherwise the server's time and a
+    note saying so. (None, None) for an ordinary tap: the server's clock.
+    """
+    if tapped_at_ms is None:
+        return None, None
+    try:
+        tapped = datetime.fromtimestamp(tapped_at_ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return now, TABLET_TIME_REFUSED
+    if attempt.started_at <= tapped <= now + TABLET_CLOCK_AHEAD:
+        return min(tapped, now), TABLET_TIME_USED
+    return now, TABLET_TIME_REFUSED
 
 
 def is_stale(attempt, revision):

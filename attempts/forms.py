@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from attempts import flow
 from attempts.flow import MAX_PLAUSIBLE_WEIGHT_KG, Kind, Outcome, Stage
@@ -36,6 +37,15 @@ class TapForm(forms.Form):
             "min_value": STALE_FORM,
             "max_value": STALE_FORM,
         },
+    )
+    # Set by the tablet's queue on a tap it kept through a network drop: the tablet's clock
+    # (milliseconds since 1970) when the clinician tapped. Bounded by `flow.tablet_time`.
+    tapped_at = forms.IntegerField(
+        widget=forms.HiddenInput,
+        required=False,
+        min_value=0,
+        max_value=2**53,
+        error_messages={"invalid": STALE_FORM},
     )
     kind = None
     # Fields the card shows with their own label and message; the others' messages (hidden
@@ -70,17 +80,27 @@ class TapForm(forms.Form):
         out of date): nothing was recorded, and the page shows the current card.
         """
         if self._from_an_old_card(attempt):
+            if self._is_a_retry(attempt):
+                # Recorded when first sent (the answer was lost on the way): nothing to do
+                # but show the current card. Its data is not drawn again from a card the
+                # attempt has left.
+                return True
             # Checked before the input: an old card's answers belong to what it showed then
             # (another site's screen, another card's checks), not to the current card.
             self.refusal = flow.STALE
             return False
         if not self.is_valid():
             return False
+        occurred_at, clock = flow.tablet_time(
+            attempt, self.cleaned_data.get("tapped_at"), now=timezone.now()
+        )
         try:
             attempt.record_event(
                 by=by,
                 client_token=self.cleaned_data["client_token"],
                 revision=self.cleaned_data.get("revision"),
+                occurred_at=occurred_at,
+                clock=clock,
                 **self.event(),
             )
         except flow.Refused as refusal:
@@ -90,6 +110,15 @@ class TapForm(forms.Form):
             self._add_errors(error)
             return False
         return True
+
+    def _is_a_retry(self, attempt):
+        """The tap's token is already recorded on this attempt: a retry (a queue replaying a
+        tap whose answer the network lost)."""
+        try:
+            token = self.fields["client_token"].clean(self.data.get("client_token"))
+        except ValidationError:
+            return False
+        return attempt.events.filter(client_token=token).exists()
 
     def _from_an_old_card(self, attempt):
         if not self.is_bound or not self.fields["revision"].required:

@@ -471,6 +471,7 @@ class Attempt(models.Model):
         corrects=None,
         step=None,
         revision=None,
+        clock=None,
     ):
         """Append one event and update the projection in the same transaction; return the event.
 
@@ -515,6 +516,10 @@ class Attempt(models.Model):
                     raise
                 if kind == AttemptEvent.Kind.CORRECTION:
                     data, corrects = current.correction(data)
+                if clock:
+                    # Whose clock `occurred_at` is (a tap a tablet kept offline): the
+                    # record's, not part of what a retry must repeat.
+                    data = {**data, "clock": clock}
                 event = AttemptEvent.objects.create(
                     attempt=current,
                     kind=kind,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("tablet/", tablet_views.tablet_place, name="tablet"),
     path("needles/", views.board, name="board"),
+    path("sw.js", views.service_worker, name="service-worker"),
     path("needles/banner/", views.removal_banner, name="removal-banner"),
     path("attempts/new/", views.start, name="attempt-start"),
     path("attempts/<uuid:public_id>/", views.attempt_detail, name="attempt-detail"),

@@ -1,8 +1,12 @@
+import copy
+
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -129,6 +133,49 @@ def _page_context(
     }
 
 
+# The cards a tablet can move through without the server: each has one way on, and what it
+# shows comes from the attempt's version alone. Earlier cards need the server's choices (the
+# needle suggested for a weight, the pre-flagged bone).
+OFFLINE_CARDS = (
+    Attempt.Stage.PREPARATION,
+    Attempt.Stage.INSERTION,
+    Attempt.Stage.CONFIRMATION,
+    Attempt.Stage.OUTCOME,
+)
+
+
+def _offline_cards(request, attempt, content):
+    """[(stage, html)] of the cards after the attempt's stage, drawn at the revisions they will
+    have after each one-way tap; empty before preparation."""
+    if attempt.stage not in OFFLINE_CARDS:
+        return []
+    cards = []
+    ahead = OFFLINE_CARDS[OFFLINE_CARDS.index(attempt.stage) + 1 :]
+    for step, stage in enumerate(ahead, start=1):
+        future = copy.copy(attempt)
+        future.stage, future.revision = stage, attempt.revision + step
+        context = _page_context(future, shown=stage, content=content)
+        html = render_to_string(
+            "attempts/attempt_detail.html#stage", context, request=request
+        )
+        cards.append((stage, html))
+    return cards
+
+
+SERVICE_WORKER = settings.BASE_DIR / "static" / "js" / "sw.js"
+
+
+@require_GET
+@role_required(CLINICIAN)
+def service_worker(request):
+    """static/js/sw.js, served under /bay/ so that it may keep the bay's pages for a reload
+    without network (a worker controls only the pages under its own path)."""
+    response = HttpResponse(SERVICE_WORKER.read_bytes(), content_type="text/javascript")
+    # A new deploy's worker is found at the next page load, not after a day of caching.
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
 @require_GET
 @role_required(CLINICIAN)
 def attempt_detail(request, public_id):
@@ -136,6 +183,8 @@ def attempt_detail(request, public_id):
     attempt = _attempt_for(request.user, public_id)
     RecordAccess.log(request, RecordAccess.Action.ATTEMPT_PAGE, attempt=attempt)
     context = _page_context(attempt, shown=request.GET.get("show"))
+    if not request.htmx:
+        context["offline_cards"] = _offline_cards(request, attempt, context["content"])
     return render_page(
         request, "attempts/attempt_detail.html", context, partial="stage"
     )
@@ -181,6 +230,20 @@ def attempt_record(request, public_id, action):
         response = render_page(
             request, "attempts/attempt_detail.html", context, partial=partial
         )
+        if attempt.stage == Attempt.Stage.PREPARATION and action == "needle":
+            # The first card a tablet can go on from offline: the ones after it come along,
+            # out of band, once per attempt.
+            context |= {
+                "offline_cards": _offline_cards(request, attempt, content),
+                "offline_oob": True,
+            }
+            response.write(
+                render_to_string(
+                    "attempts/attempt_detail.html#offline-cards",
+                    context,
+                    request=request,
+                )
+            )
         return trigger_client_event(response, "attempt-updated")
     if form.refusal:
         return _refused(request, attempt, form.refusal)

@@ -1,9 +1,16 @@
+import logging
+
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import resolve_url
-from django.utils.cache import patch_cache_control
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.html import format_html
 from django_htmx.http import HttpResponseClientRedirect
+
+logger = logging.getLogger(__name__)
 
 
 def redirect_to_login_page(request, login_url=None, redirect_field_name="next"):
@@ -49,3 +56,77 @@ class NoStoreMiddleware:
         if not response.has_header("Cache-Control"):
             patch_cache_control(response, no_store=True)
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A database that is not answering (restarting, failing over) answers 503, never a 500.
+
+    A 503 with `Retry-After` tells the tablet to keep the tap and send it again with the same
+    client token; the record then keeps it once (`Attempt.record_event`). A 500 would read as a
+    fault in the tap itself. The broken connection is not reused: Django closes a connection
+    that errored when the request ends, and CONN_HEALTH_CHECKS replaces a persistent one that
+    died between requests.
+    """
+
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # The session and the user are read lazily, first by the login check in its own
+        # process_view, where an error never reaches process_exception: read them here.
+        if not getattr(view_func, "login_required", True):
+            return None
+        try:
+            request.user.is_authenticated  # noqa: B018 (loads the session and the user)
+        except (OperationalError, InterfaceError) as error:
+            return self.process_exception(request, error)
+        return None
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.error(
+            "Database not answering; %s %s answered 503",
+            request.method,
+            request.path,
+            exc_info=exception,
+        )
+        return database_unavailable_response(request, self.RETRY_AFTER_SECONDS)
+
+
+def database_unavailable_response(request, retry_after):
+    """503 with a message that says whether anything was saved; no template, no query."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        heading = "The record store is not answering"
+        message = "Nothing was changed. Try again in a few seconds."
+    elif getattr(request, "htmx", False):
+        # The tablet's queue keeps an htmx tap that answers 503 and sends it again.
+        heading = "Not saved"
+        message = "The record store is not answering; this tap is kept and will be sent again."
+    else:
+        heading = "Not saved"
+        message = "The record store is not answering. Go back and send it again in a few seconds."
+    if getattr(request, "htmx", False):
+        body = format_html(
+            '<p class="form-error" role="alert">{}: {}</p>', heading, message
+        )
+    else:
+        body = format_html(
+            '<!doctype html>\n<html lang="en-GB">\n<head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<title>{} · ioaccess</title><link rel="icon" href="data:,"></head>\n'
+            "<body>\n<main>\n  <h1>{}</h1>\n  <p>{}</p>\n</main>\n</body>\n</html>\n",
+            heading,
+            heading,
+            message,
+        )
+    response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(retry_after)
+    # About this moment only: nothing may keep it and show it again later.
+    add_never_cache_headers(response)
+    return response

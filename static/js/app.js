@@ -8,7 +8,11 @@
 
   // A save that did not reach the server, or that the server refused, must be visible, never
   // silent: the banner stays up until a later request succeeds.
-  function showNotSaved() {
+  function showNotSaved(event) {
+    // A tap the tablet kept (static/js/taps.js) is not lost: it shows its own count.
+    if (event && event.detail && event.detail.ioaccessKept) {
+      return;
+    }
     var el = banner();
     if (el) {
       el.hidden = false;

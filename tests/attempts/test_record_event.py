@@ -202,3 +202,44 @@ def test_two_tablets_recording_the_outcome_at_once_keep_exactly_one():
         attempt.outcome
         == attempt.events.get(kind=Kind.OUTCOME_RECORDED).data["outcome"]
     )
+
+
+def test_a_retry_of_a_card_tap_already_recorded_answers_with_the_current_card(
+    client, db
+):
+    """The tablet's queue sends a tap again when the answer was lost: 200, nothing added."""
+    import uuid
+
+    from django.urls import reverse
+
+    from attempts import flow
+    from tests.factories import (
+        ClinicianFactory,
+        EpisodeFactory,
+        LocationFactory,
+        reference_version,
+        walk,
+    )
+
+    version = reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    episode = EpisodeFactory(location=bay, created_by=clinician)
+    attempt = walk(
+        episode.start_attempt(by=clinician, version=version, client_token=uuid.uuid4()),
+        to=flow.Stage.PREPARATION,
+    )
+    client.force_login(clinician)
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "checks-done"])
+    tap = {
+        "client_token": str(uuid.uuid4()),
+        "revision": attempt.revision,
+        "all_confirmed": "on",
+    }
+    first = client.post(url, tap, headers={"HX-Request": "true"})
+    count = attempt.events.count()
+    again = client.post(url, tap, headers={"HX-Request": "true"})
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert attempt.events.count() == count
+    assert b"Needle in bone" in again.content

@@ -141,7 +141,7 @@ def test_troubleshoot_is_one_tap_away_and_logs_what_was_done(page, live_server, 
     assert kinds == ["started", "troubleshooting_opened", "troubleshooting_action"]
 
 
-def test_a_tap_that_does_not_reach_the_server_says_not_saved(
+def test_a_tap_that_does_not_reach_the_server_is_kept_and_sent_when_it_can(
     page, live_server, log_in, page_problems
 ):
     # htmx logs the failed request; the dropped request is what this test is about.
@@ -155,18 +155,20 @@ def test_a_tap_that_does_not_reach_the_server_says_not_saved(
     page.get_by_role("button", name="Adult: start").click()
     expect(page.get_by_role("heading", name="Indication")).to_be_visible()
 
-    # The connection drops: the tap never reaches the server.
+    # The connection drops: the tap never reaches the server, and is kept on the tablet.
     page.route("**/taps/**", lambda route: route.abort())
     page.get_by_role("button", name="Indication met — continue").click()
-    expect(page.get_by_role("alert").filter(has_text="Not saved")).to_be_visible()
-    expect(page.get_by_role("heading", name="Indication")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="waiting for network (1)")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Saved on this tablet")).to_be_visible()
+    expect(page.get_by_text("Not saved — check connection")).to_be_hidden()
     assert list(AttemptEvent.objects.values_list("kind", flat=True)) == ["started"]
 
-    # Back online: the same tap saves, and the banner goes away.
+    # Back online: the kept tap is sent once, and the server's next card shows.
     page.unroute("**/taps/**")
-    page.get_by_role("button", name="Indication met — continue").click()
-    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
-    expect(
-        page.get_by_text("Not saved — check connection and tap again")
-    ).to_be_hidden()
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible(
+        timeout=15_000
+    )
+    expect(page.locator("[data-offline-queue]")).to_be_hidden()
     assert AttemptEvent.objects.filter(kind="indication_confirmed").count() == 1

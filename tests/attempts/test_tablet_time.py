@@ -1,0 +1,101 @@
+"""A tap the tablet kept offline is recorded at the tablet's time, within bounds (issue #13)."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from attempts import flow
+from attempts.models import AttemptEvent
+from tests.factories import (
+    ClinicianFactory,
+    EpisodeFactory,
+    LocationFactory,
+    reference_version,
+    walk,
+)
+
+
+@pytest.fixture
+def at_insertion(db, client):
+    version = reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    episode = EpisodeFactory(location=bay, created_by=clinician)
+    # Started a few minutes ago, so that a tap kept offline can fall inside the attempt.
+    with time_machine.travel(timezone.now() - timedelta(minutes=3), tick=True):
+        attempt = walk(
+            episode.start_attempt(
+                by=clinician, version=version, client_token=uuid.uuid4()
+            ),
+            to=flow.Stage.INSERTION,
+        )
+    client.force_login(clinician)
+    return attempt
+
+
+def tap_needle_in_bone(client, attempt, tapped_at):
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "needle-in-bone"])
+    fields = {"client_token": str(uuid.uuid4()), "revision": attempt.revision}
+    if tapped_at is not None:
+        fields["tapped_at"] = int(tapped_at.timestamp() * 1000)
+    return client.post(url, fields, headers={"HX-Request": "true"})
+
+
+def needle_in_bone(attempt):
+    return attempt.events.get(kind=AttemptEvent.Kind.NEEDLE_IN_BONE)
+
+
+def test_the_tablets_time_starts_the_removal_clock(client, at_insertion):
+    attempt = at_insertion
+    tapped = timezone.now() - timedelta(seconds=40)
+    assert tap_needle_in_bone(client, attempt, tapped).status_code == 200
+    event = needle_in_bone(attempt)
+    assert abs(event.occurred_at - tapped) < timedelta(milliseconds=1)
+    assert event.recorded_at > event.occurred_at
+    assert event.data["clock"] == flow.TABLET_TIME_USED
+    attempt.refresh_from_db()
+    assert attempt.removal_due_at == event.occurred_at + timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [timedelta(minutes=5), timedelta(days=-3)],
+    ids=["in the future", "before the attempt started"],
+)
+def test_a_tablet_time_outside_the_attempt_gives_the_servers_time_and_a_note(
+    client, at_insertion, offset
+):
+    attempt = at_insertion
+    before = timezone.now()
+    assert tap_needle_in_bone(client, attempt, before + offset).status_code == 200
+    event = needle_in_bone(attempt)
+    assert before <= event.occurred_at <= timezone.now()
+    assert event.data["clock"] == flow.TABLET_TIME_REFUSED
+
+
+def test_an_ordinary_tap_keeps_the_servers_clock_and_no_note(client, at_insertion):
+    attempt = at_insertion
+    assert tap_needle_in_bone(client, attempt, None).status_code == 200
+    event = needle_in_bone(attempt)
+    assert event.occurred_at == event.recorded_at
+    assert "clock" not in event.data
+
+
+def test_a_tablet_time_that_is_no_number_is_a_message_not_an_error(
+    client, at_insertion
+):
+    attempt = at_insertion
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "needle-in-bone"])
+    fields = {
+        "client_token": str(uuid.uuid4()),
+        "revision": attempt.revision,
+        "tapped_at": "yesterday",
+    }
+    response = client.post(url, fields, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert not attempt.events.filter(kind=AttemptEvent.Kind.NEEDLE_IN_BONE).exists()
