@@ -3,6 +3,7 @@ import copy
 import segno
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -165,11 +166,15 @@ def _offline_cards(request, attempt, content):
 SERVICE_WORKER = settings.BASE_DIR / "static" / "js" / "sw.js"
 
 
+@login_not_required
 @require_GET
-@role_required(CLINICIAN)
 def service_worker(request):
     """static/js/sw.js, served under /bay/ so that it may keep the bay's pages for a reload
-    without network (a worker controls only the pages under its own path)."""
+    without network (a worker controls only the pages under its own path).
+
+    Public like any static file (it holds no data): the browser checks it for updates on
+    every visit under /bay/, also when nobody is signed in, and a redirect to the login page
+    would make that check fail."""
     response = HttpResponse(SERVICE_WORKER.read_bytes(), content_type="text/javascript")
     # A new deploy's worker is found at the next page load, not after a day of caching.
     response["Cache-Control"] = "no-cache"

@@ -181,7 +181,7 @@ APP_ROWS = {
     "attempts:tablet": Row(allowed=CLINICIAN.key),
     "attempts:board": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
     "attempts:removal-banner": Row(allowed=(CLINICIAN.key, SUPERVISOR.key)),
-    "attempts:service-worker": Row(allowed=CLINICIAN.key),
+    "attempts:service-worker": Row(allowed=None, public=True),
     "attempts:attempt-removal": Row(
         allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
     ),
