@@ -1,0 +1,67 @@
+"""The idle lock and the absolute lifetime of a signed-in session on a shared tablet.
+
+State lives in the session (times as epoch seconds), so it follows the session, not the tab:
+whichever tab or tablet shows the session, it is locked for all of them.
+"""
+
+from django.conf import settings
+
+LAST_ACTIVITY = "ioaccess_last_activity"
+LOCKED = "ioaccess_locked"
+SIGNED_IN_AT = "ioaccess_signed_in_at"
+TAP_NOT_SAVED = "ioaccess_tap_not_saved"
+
+# Automatic polls and the board (meant to stay open on a wall; needles only, no patient record):
+# they neither count as activity nor are locked.
+PASSIVE_VIEWS = frozenset({"attempts:board", "attempts:removal-banner"})
+# What a locked session may still reach: the passive views and the ways out of the lock.
+OPEN_WHEN_LOCKED = PASSIVE_VIEWS | {
+    "accounts:locked",
+    "accounts:switch-user",
+    "accounts:logout",
+    "accounts:login",
+    "accounts:pin-login",
+    "healthz",
+}
+# Saving the session on every request of a burst of taps buys nothing.
+TOUCH_EVERY_SECONDS = 10
+
+
+def idle_seconds():
+    return settings.IOACCESS_IDLE_LOCK_MINUTES * 60
+
+
+def is_locked(session):
+    return bool(session.get(LOCKED))
+
+
+def lock(session):
+    session[LOCKED] = True
+
+
+def unlock(session, *, now):
+    session.pop(LOCKED, None)
+    session[LAST_ACTIVITY] = now
+    return bool(session.pop(TAP_NOT_SAVED, False))
+
+
+def idle_too_long(session, *, now):
+    last = session.get(LAST_ACTIVITY)
+    return last is not None and now - last > idle_seconds()
+
+
+def touch(session, *, now):
+    last = session.get(LAST_ACTIVITY)
+    if last is None or now - last >= TOUCH_EVERY_SECONDS:
+        session[LAST_ACTIVITY] = now
+
+
+def signed_in(session, *, now):
+    """A sign-in starts the absolute lifetime; unlocking the same session does not restart it."""
+    session.setdefault(SIGNED_IN_AT, now)
+    session[LAST_ACTIVITY] = now
+
+
+def lifetime_over(session, *, now):
+    started = session.setdefault(SIGNED_IN_AT, now)
+    return now - started > settings.IOACCESS_SESSION_HOURS * 3600
