@@ -23,8 +23,16 @@ OPEN_WHEN_LOCKED = PASSIVE_VIEWS | {
     "accounts:pin-login",
     "healthz",
 }
+# An htmx tap the tablet keeps and sends again once signed in (static/js/taps.js).
+KEPT_BY_THE_TABLET = "attempts:attempt-record"
 # Saving the session on every request of a burst of taps buys nothing.
 TOUCH_EVERY_SECONDS = 10
+
+
+def tap_fate(request, view_name):
+    """What became of a POST refused by the lock: "kept" on the tablet, or "lost" (retap)."""
+    kept = getattr(request, "htmx", False) and view_name == KEPT_BY_THE_TABLET
+    return "kept" if kept else "lost"
 
 
 def idle_seconds():
@@ -40,9 +48,10 @@ def lock(session):
 
 
 def unlock(session, *, now):
+    """Unlock; returns what became of a tap refused while locked ("kept", "lost" or None)."""
     session.pop(LOCKED, None)
     session[LAST_ACTIVITY] = now
-    return bool(session.pop(TAP_NOT_SAVED, False))
+    return session.pop(TAP_NOT_SAVED, None)
 
 
 def idle_too_long(session, *, now):

@@ -161,7 +161,7 @@ def locked(request):
         if not form.is_valid():
             return render_locked(request, form, status=422)
         login(request, form.user)
-        if lock.unlock(request.session, now=time.time()):
+        if lock.unlock(request.session, now=time.time()) == "lost":
             messages.warning(request, TAP_NOT_SAVED_MESSAGE)
         return redirect(safe_next(request) or settings.LOGIN_REDIRECT_URL)
     return render_locked(request, form)
@@ -171,7 +171,7 @@ def render_locked(request, form, locked_out_message="", status=200):
     context = {
         "form": form,
         "next": safe_next(request),
-        "tap_not_saved": request.session.get(lock.TAP_NOT_SAVED, False),
+        "tap_not_saved": request.session.get(lock.TAP_NOT_SAVED),
         "locked_out_message": locked_out_message,
         "shift_hours": settings.IOACCESS_SHIFT_HOURS,
     }

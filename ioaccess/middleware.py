@@ -149,7 +149,7 @@ class IdleLockMiddleware:
             lock.lock(session)
         if lock.is_locked(session) and name not in lock.OPEN_WHEN_LOCKED:
             if request.method not in {"GET", "HEAD", "OPTIONS"}:
-                session[lock.TAP_NOT_SAVED] = True
+                session[lock.TAP_NOT_SAVED] = lock.tap_fate(request, name)
             return redirect_to_lock_screen(request)
         if name not in lock.PASSIVE_VIEWS and name != "accounts:locked":
             lock.touch(session, now=now)
