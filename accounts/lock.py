@@ -11,9 +11,12 @@ LOCKED = "ioaccess_locked"
 SIGNED_IN_AT = "ioaccess_signed_in_at"
 TAP_NOT_SAVED = "ioaccess_tap_not_saved"
 
-# Automatic polls and the board (meant to stay open on a wall; needles only, no patient record):
-# they neither count as activity nor are locked.
-PASSIVE_VIEWS = frozenset({"attempts:board", "attempts:removal-banner"})
+# Automatic polls, the board (meant to stay open on a wall; needles only, no patient record) and
+# the service worker's script (fetched by the browser itself, no patient data): they neither
+# count as activity nor are locked.
+PASSIVE_VIEWS = frozenset(
+    {"attempts:board", "attempts:removal-banner", "attempts:service-worker"}
+)
 # What a locked session may still reach: the passive views and the ways out of the lock.
 OPEN_WHEN_LOCKED = PASSIVE_VIEWS | {
     "accounts:locked",
@@ -25,8 +28,9 @@ OPEN_WHEN_LOCKED = PASSIVE_VIEWS | {
 }
 # An htmx tap the tablet keeps and sends again once signed in (static/js/taps.js).
 KEPT_BY_THE_TABLET = "attempts:attempt-record"
-# Saving the session on every request of a burst of taps buys nothing.
-TOUCH_EVERY_SECONDS = 10
+# Saving the session on every request of a burst of taps buys nothing (and a page's query count
+# should not depend on how long ago the last save was); the lock may come up to this much early.
+TOUCH_EVERY_SECONDS = 60
 
 
 def tap_fate(request, view_name):
