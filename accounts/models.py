@@ -1,3 +1,7 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 
 
@@ -19,3 +23,61 @@ class RoleAccess(models.Model):
 
     def __str__(self):
         return "Role access"
+
+
+PIN_PATTERN = r"\A[0-9]{4,8}\Z"
+
+
+class Pin(models.Model):
+    """A short personal PIN for the shared tablet, and when its user last proved their password.
+
+    The PIN alone is weak (4 to 8 digits), so it only resumes or takes over a session on a tablet
+    that stands at a bay, and only within a shift of a sign-in with the full password. A row may
+    exist without a PIN: the password time is kept from the first sign-in on.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pin"
+    )
+    # Hashed with the password hashers; "" while the user has set no PIN.
+    hashed = models.CharField(max_length=256, blank=True, default="")
+    set_at = models.DateTimeField(null=True, blank=True)
+    password_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "PIN"
+        verbose_name_plural = "PINs"
+
+    def __str__(self):
+        return f"PIN of {self.user}"
+
+    @classmethod
+    def password_verified(cls, *, user, at):
+        """Record that `user` just proved their password: their PIN works for a shift from now."""
+        cls.objects.update_or_create(user=user, defaults={"password_verified_at": at})
+
+    @classmethod
+    def set_for(cls, *, user, raw_pin, at):
+        """Set `user`'s PIN; setting it needs the password, so that counts as verified too."""
+        pin, _ = cls.objects.update_or_create(
+            user=user,
+            defaults={
+                "hashed": make_password(raw_pin),
+                "set_at": at,
+                "password_verified_at": at,
+            },
+        )
+        return pin
+
+    def usable(self, *, at):
+        """A PIN is set and the password was verified within the shift before `at`."""
+        shift = timedelta(hours=settings.IOACCESS_SHIFT_HOURS)
+        return bool(
+            self.hashed
+            and self.password_verified_at is not None
+            and at - shift <= self.password_verified_at <= at
+        )
+
+    def matches(self, raw_pin):
+        # No setter: a PIN is never rehashed on sign-in (the row's set_at would lie).
+        return bool(self.hashed) and check_password(raw_pin, self.hashed, setter=None)

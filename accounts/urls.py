@@ -13,4 +13,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/pin/", views.pin_set, name="pin"),
+    path("accounts/pin-login/", views.pin_login, name="pin-login"),
+    path("accounts/switch-user/", views.switch_user, name="switch-user"),
+    path("accounts/locked/", views.locked, name="locked"),
 ]

@@ -1,6 +1,9 @@
 import logging
+import time
+from urllib.parse import urlparse
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.db import InterfaceError, OperationalError
@@ -8,7 +11,10 @@ from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
+
+from accounts import lock
 
 logger = logging.getLogger(__name__)
 
@@ -130,3 +136,61 @@ def database_unavailable_response(request, retry_after):
     # About this moment only: nothing may keep it and show it again later.
     add_never_cache_headers(response)
     return response
+
+
+class IdleLockMiddleware:
+    """Locks a signed-in session after IOACCESS_IDLE_LOCK_MINUTES without a tap.
+
+    A shared tablet left on a patient's card must not show it to the next passer-by, nor let
+    the next clinician record under the last one's name. A locked session reaches only the lock
+    screen, the ways out of it and the passive views (the board and the polls, which neither
+    count as activity nor are locked). A tap that reaches a locked session is not recorded: it
+    is flagged, and the lock screen says so. Also ends a session IOACCESS_SESSION_HOURS after
+    its sign-in, however busy.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not request.user.is_authenticated:
+            return None
+        session = request.session
+        now = time.time()
+        if lock.lifetime_over(session, now=now):
+            logout(request)
+            return redirect_to_login_page(request)
+        name = request.resolver_match.view_name
+        if lock.idle_too_long(session, now=now):
+            lock.lock(session)
+        if lock.is_locked(session) and name not in lock.OPEN_WHEN_LOCKED:
+            if request.method not in {"GET", "HEAD", "OPTIONS"}:
+                session[lock.TAP_NOT_SAVED] = lock.tap_fate(request, name)
+            return redirect_to_lock_screen(request)
+        if name not in lock.PASSIVE_VIEWS and name != "accounts:locked":
+            lock.touch(session, now=now)
+            # For the page's own timer (static/js/lock.js), which locks without a request.
+            request.idle_lock_minutes = settings.IOACCESS_IDLE_LOCK_MINUTES
+        return None
+
+
+def redirect_to_lock_screen(request):
+    """To the lock screen, and back to the page the user was on once unlocked."""
+    if getattr(request, "htmx", False) or request.method in {"GET", "HEAD"}:
+        return redirect_to_login_page(request, "accounts:locked")
+    # A plain form POST (no JS): its URL only takes POSTs, so come back to the page it was on.
+    referer = urlparse(request.headers.get("Referer", ""))
+    next_url = (
+        referer.path
+        if url_has_allowed_host_and_scheme(
+            request.headers.get("Referer", ""),
+            allowed_hosts={request.get_host()},
+            require_https=request.is_secure(),
+        )
+        and referer.path
+        else resolve_url("accounts:home")
+    )
+    return redirect_to_login(next_url, resolve_url("accounts:locked"))

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     # Before the login check, which is the first to read the session from the database.
     "ioaccess.middleware.DatabaseUnavailableMiddleware",
     "ioaccess.middleware.HtmxAwareLoginRequiredMiddleware",
+    "ioaccess.middleware.IdleLockMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires, so it sees every login attempt.
@@ -155,6 +156,8 @@ AUTHENTICATION_BACKENDS = [
     # First, so a locked-out account is refused before its password is checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # After axes' backend, so a PIN is throttled like a password.
+    "accounts.backends.PinBackend",
 ]
 
 LOGIN_URL = "accounts:login"
@@ -171,6 +174,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
 AXES_VERBOSE = False
+# Failed sign-ins are logged with their form data: never a PIN.
+AXES_SENSITIVE_PARAMETERS = ["pin", "new_pin", "new_pin_again", "current_password"]
 SILENCED_SYSTEM_CHECKS = [
     # axes.W006 asks to lock by IP address too. Ward tablets share one address behind the
     # hospital's NAT: five typos by one nurse would lock every colleague out mid-resuscitation.
@@ -233,8 +238,17 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# A shared tablet at the bay: a session ends after a shift, not after weeks.
-SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 12 * 60 * 60)
+# A shared tablet at the bay: a session ends after a shift, not after weeks. The idle lock saves
+# the session as the user taps, which slides the cookie's age: the session's absolute lifetime
+# is IOACCESS_SESSION_HOURS, counted from the sign-in (ioaccess.middleware.IdleLockMiddleware).
+IOACCESS_SESSION_HOURS = env_int("IOACCESS_SESSION_HOURS", 12)
+SESSION_COOKIE_AGE = env_int(
+    "DJANGO_SESSION_COOKIE_AGE", IOACCESS_SESSION_HOURS * 60 * 60
+)
+# Minutes without a tap before the tablet locks to the PIN screen.
+IOACCESS_IDLE_LOCK_MINUTES = env_int("IOACCESS_IDLE_LOCK_MINUTES", 10)
+# Hours after a sign-in with the password during which the personal PIN may sign in.
+IOACCESS_SHIFT_HOURS = env_int("IOACCESS_SHIFT_HOURS", 12)
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 

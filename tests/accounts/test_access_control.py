@@ -175,6 +175,12 @@ APP_ROWS = {
     "accounts:login": Row(allowed=None, public=True),
     "accounts:logout": Row(allowed=ANY_SIGNED_IN, method="post", ok_status=302),
     "accounts:home": Row(allowed=ANY_SIGNED_IN),
+    # Hand-over at a shared tablet (#13). The PIN sign-in is for the next person, so public;
+    # the lock screen belongs to a signed-in session and setting a PIN needs the password.
+    "accounts:pin": Row(allowed=ANY_SIGNED_IN),
+    "accounts:pin-login": Row(allowed=None, public=True),
+    "accounts:switch-user": Row(allowed=ANY_SIGNED_IN, method="post", ok_status=302),
+    "accounts:locked": Row(allowed=ANY_SIGNED_IN),
     "attempts:home": Row(allowed=CLINICIAN.key),
     "attempts:attempt-start": Row(allowed=CLINICIAN.key),
     # Where the shared tablet stands (#13); its POST is checked in test_tablet_place.py.

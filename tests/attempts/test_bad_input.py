@@ -248,8 +248,10 @@ def test_an_impossible_insertion_time_is_refused(tap, inserted, shift, message):
 
 @pytest.mark.django_db
 def test_corrections_append_and_a_later_insertion_time_is_flagged(
-    tap, inserted, time_machine, client
+    tap, inserted, time_machine, client, settings
 ):
+    # Half an hour later at the same tablet, not locked meanwhile (the idle lock is #13's test).
+    settings.IOACCESS_IDLE_LOCK_MINUTES = 60
     original = inserted.inserted_at
     tap(
         inserted,

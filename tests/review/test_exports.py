@@ -258,10 +258,13 @@ def test_csv_keeps_only_the_filtered_location(signed_in, version):
 
 
 @pytest.mark.django_db
-def test_csv_filename_carries_the_date_and_the_count(signed_in, version):
+def test_csv_filename_carries_the_date_and_the_count(signed_in, supervisor, version):
     for hour in range(3):
         bay_attempt(version, start=SUMMER + timedelta(hours=hour), to=Stage.INDICATION)
     with time_machine.travel(datetime(2026, 11, 27, 12, 0, tzinfo=UTC), tick=False):
+        # Signed in that day: a session from another day would be locked or over (#13).
+        signed_in.logout()
+        signed_in.force_login(supervisor)
         response = signed_in.get(url("review:list-csv"))
     assert response["Content-Disposition"] == (
         'attachment; filename="ioaccess-attempts-2026-11-27-3-records.csv"'
