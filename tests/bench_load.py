@@ -4,8 +4,8 @@ On the throwaway PostgreSQL of tests/with_postgres.sh (make bench-load starts it
 for each tablet count in turn: a fresh database (migrated, the reference checklist, one location
 and its clinicians), gunicorn with 2 sync workers as production runs it, and Locust, headless,
 with tests/locustfile.py: every tablet signs in once, then taps through the scripted adult attempt
-of tests/bench.py every ~2 s, its board polling every 30 s, and one probe asking /healthz every
-second. Then the database is checked (every tap Locust saw answered is exactly one event, of its
+of tests/bench.py every ~2 s (the page's removal banner reloading after each tap), its board
+polling every 30 s, and one probe asking /healthz every second. Then the database is checked (every tap Locust saw answered is exactly one event, of its
 kind, on its attempt) and a table is printed: per request kind, what the tablets saw (Locust)
 and the server's own time (gunicorn's access log, %(D)s µs), and the CPU time of each process.
 
@@ -59,7 +59,7 @@ TAP_P95_TARGET_MS = 100.0
 PASSWORD = "bench-load-only-not-a-secret"
 SERVER_SETTINGS = "tests.load_settings"
 WORKERS = 2
-KINDS = ("tap", "page GET", "board poll", "healthz", "login")
+KINDS = ("tap", "page GET", "banner poll", "board poll", "healthz", "login")
 # The event each scripted tap writes (attempts.flow.Kind).
 TAP_EVENT = {
     "start": "started",
@@ -78,6 +78,7 @@ ROUTES = (
     ("GET", re.compile(rf"^/bay/attempts/(new|{UUID})/$"), "page GET"),
     ("GET", re.compile(r"^/accounts/login/$"), "page GET"),
     ("GET", re.compile(r"^/bay/needles/$"), "board poll"),
+    ("GET", re.compile(r"^/bay/needles/banner/$"), "banner poll"),
     ("GET", re.compile(r"^/healthz$"), "healthz"),
     ("POST", re.compile(r"^/accounts/login/$"), "login"),
 )
@@ -536,7 +537,8 @@ def report(result):
     print("-" * len(header))
     footnote(
         "tap: Start and the 8 htmx taps; page GET: the Start form, the attempt page, the "
-        "sign-in form; login: the sign-in POST, over the whole run; the rest from the moment "
+        "sign-in form; banner poll: after each tap, as the page's htmx does; "
+        "login: the sign-in POST, over the whole run; the rest from the moment "
         "the last tablet signed in. tablet ms: Locust's response time (request sent to body "
         "read), percentiles of every request (Locust's own table rounds them); server ms: "
         "gunicorn's %(D)s, request read to response written"
@@ -669,8 +671,8 @@ def main():
         print(
             f"gunicorn, {WORKERS} sync workers, settings {SERVER_SETTINGS} (production's, "
             f"MD5 password hashes); Locust headless, {args.spawn_rate:g} tablets switched "
-            f"on per second; a tap every {1.5}-{2.5} s, a board poll every 30 s per "
-            "tablet, /healthz every second"
+            "on per second; a tap every 1.5-2.5 s and the banner after it, a board "
+            "poll every 30 s per tablet, /healthz every second"
         )
         for tablets in counts:
             result = run(

@@ -3,8 +3,9 @@
 Each simulated tablet signs in once as its own clinician, then runs the scripted adult attempt of
 tests/bench.py through the real pages, as a browser with htmx would: the Start form, the attempt
 page, then the eight taps, each sent with the revision and CSRF token of the card it answers and
-a fresh client_token, a tap every ~2 s. The needle board is polled every 30 s per tablet (htmx's
-poll), and one probe asks /healthz every second: the server's floor in the same run.
+a fresh client_token, a tap every ~2 s; after each tap the page's removal banner reloads, as
+htmx does on the tap's attempt-updated event. The needle board is polled every 30 s per tablet
+(htmx's poll), and one probe asks /healthz every second: the server's floor in the same run.
 
 Every request goes to a CSV (IOACCESS_LOAD_LOG), with the attempt and action of each tap, so that
 bench_load.py can count what was sent against the events in the database. Settings come from
@@ -208,6 +209,15 @@ class Tablet(HttpUser):
                     response.failure(f"tap {action}: HTTP {response.status_code}")
                     return
                 card = response.content
+                updated = "attempt-updated" in response.headers.get("HX-Trigger", "")
+            if updated:
+                # The page's removal banner reloads on the event the tap's answer carries.
+                self.client.get(
+                    "/bay/needles/banner/",
+                    headers=HTMX,
+                    name="banner poll",
+                    context={"kind": "banner poll"},
+                )
 
 
 class HealthProbe(HttpUser):
