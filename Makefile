@@ -11,8 +11,10 @@ TEST_ENV := DJANGO_DEBUG=0 DJANGO_SECRET_KEY=test-only-not-a-secret-0123456789-a
 	DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1,testserver IOACCESS_STATIC_FINDERS=1
 PYTEST_ARGS ?= -n 2
 BENCH_ARGS ?= --attempts 40
+LOAD_VENV := .venv-load
+LOAD_ARGS ?= --tablets 50,150 --duration 60
 
-.PHONY: help run test lint fmt migrations-check venv dev-venv node-modules test-sqlite test-postgres bench
+.PHONY: help run test lint fmt migrations-check venv dev-venv node-modules test-sqlite test-postgres bench bench-load
 
 help:
 	@echo "make run               serve http://127.0.0.1:8000 (SQLite, demo accounts, reminder sweeper)"
@@ -20,6 +22,7 @@ help:
 	@echo "make lint | fmt        ruff check and format check | apply ruff format and fixes"
 	@echo "make migrations-check  fail if a model change has no migration"
 	@echo "make bench             server time per tap, swap sizes and page weight (SQLite and PostgreSQL)"
+	@echo "make bench-load        gunicorn + PostgreSQL (fsync on) under 50, then 150 Locust tablets (LOAD_ARGS=...)"
 
 # Finds a Python >= 3.12: python3.13, python3.12, python3 if new enough, then pyenv's installed ones.
 define find_python
@@ -109,3 +112,14 @@ bench: dev-venv
 	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/bench.sqlite3 $(PY) tests/bench.py $(BENCH_ARGS)
 	@echo "=== bench on a throwaway PostgreSQL server ==="
 	$(TEST_ENV) bash tests/with_postgres.sh $(PY) tests/bench.py $(BENCH_ARGS)
+
+# A real server under load (issue #14): Locust lives in its own venv, so make test never needs it.
+$(LOAD_VENV)/.installed: requirements-load.txt
+	@python=$$( $(find_python) ) || { echo "ERROR: bench-load needs Python 3.12 or newer." >&2; exit 1; }; \
+	[ -x $(LOAD_VENV)/bin/python ] || { echo "Creating $(LOAD_VENV) with $$python"; "$$python" -m venv $(LOAD_VENV); }
+	$(LOAD_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-load.txt 2>&1 | grep -v "is ignored" || true
+	$(LOAD_VENV)/bin/locust --version >/dev/null && touch $@
+
+bench-load: venv $(LOAD_VENV)/.installed
+	@echo "=== bench-load: gunicorn on a throwaway PostgreSQL (fsync on), Locust tablets ==="
+	$(TEST_ENV) IOACCESS_PG_FSYNC=on bash tests/with_postgres.sh $(PY) tests/bench_load.py $(LOAD_ARGS)

@@ -41,10 +41,16 @@ fi
 
 "${as_owner[@]}" "$pgbin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
+# Durability off for speed; IOACCESS_PG_FSYNC=on (make bench-load) keeps PostgreSQL's defaults,
+# as a production server runs, so that a commit's cost is measured.
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [ "${IOACCESS_PG_FSYNC:-off}" = "on" ]; then
+  durability=""
+fi
 "${as_owner[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-  -o "-k $dir -p $port -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null \
+  -o "-k $dir -p $port -h 127.0.0.1 $durability -c max_connections=200" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
-echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir, removed afterwards)"
+echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (fsync ${IOACCESS_PG_FSYNC:-off}; data in $dir, removed afterwards)"
 
 # For a fault test that restarts the server under the suite (pg_ctl restart keeps the options).
 export IOACCESS_PG_DATA="$dir/data" IOACCESS_PG_BIN="$pgbin"
