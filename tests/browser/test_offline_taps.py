@@ -136,12 +136,14 @@ def test_the_queue_survives_a_reload_and_is_sent_when_the_page_loads_again(
     page.get_by_role("button", name="Needle in bone").click()
     expect(queue_count(page)).to_have_text("2")
     tapped = page.evaluate("Date.now()")
-    page.context.set_offline(False)
-    # Gone from this page before it could send (e.g. the tablet reloaded): the next page
-    # load sends the queue.
-    page.goto(f"{live_server.url}/bay/")
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Confirmation")).to_be_visible(
+    # The tab goes away before it could send (closed, or the tablet restarted): the next
+    # page load on the tablet sends the queue.
+    context = page.context
+    page.close()
+    context.set_offline(False)
+    again = context.new_page()
+    again.goto(url)
+    expect(again.get_by_role("heading", name="Confirmation")).to_be_visible(
         timeout=15_000
     )
     recorded = events_after_needle(attempt)
