@@ -449,6 +449,11 @@ SIDES = choices("left", "right", "", "up", "LEFT", "both")
 # are never read by the bay: whatever they say must be ignored.
 VALUES = {
     "client_token": TOKENS,
+    # The tablet's clock on a tap it kept offline: bounded by the attempt, never trusted.
+    "tapped_at": st.one_of(
+        st.integers(min_value=-(2**70), max_value=2**70).map(str),
+        st.sampled_from(["", "now", "1e20", "-1", "9" * 400, "\x00"]),
+    ),
     "stage": STAGE_VALUES,
     "site": IDS,
     "side": SIDES,
