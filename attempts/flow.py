@@ -174,6 +174,11 @@ def allows(stage, move):
     return stage in TRANSITIONS.get(move, {})
 
 
+def leads_from(move):
+    """{stage the move may be recorded in: the stage it leads to} (a stay resolved)."""
+    return {stage: leads or stage for stage, leads in TRANSITIONS[move].items()}
+
+
 def can_show(attempt, card):
     """Whether the page may show `card` now: the current stage's, or one its moves reopen."""
     if card == attempt.stage:

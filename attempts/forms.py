@@ -668,7 +668,7 @@ def tap_form(action, data, *, attempt, content):
         "site": lambda: SiteForm(data, sites=content.sites),
         "screen": lambda: ScreenForm(
             data,
-            contraindications=content.screen_for(attempt.site)[0]
+            contraindications=content.screen_for(attempt.site, attempt.side)[0]
             if attempt.site_id
             else [],
         ),
@@ -715,13 +715,24 @@ TAP_ACTIONS = (
 # The card a tap's answer belongs on, where it differs from the attempt's own stage: a 422
 # shows the form again there, with the message at its field.
 ACTION_CARD = {"site": Stage.SITE, "needle": Stage.NEEDLE}
+# The tap that answers each card a tablet can draw ahead, by the move it records: what a tap
+# kept offline leads to (attempts.views.offline_cards, static/js/taps.js).
+CARD_ACTIONS = {
+    "indication": Kind.INDICATION_CONFIRMED,
+    "site": Kind.SITE_CHOSEN,
+    "screen": Kind.CONTRAINDICATIONS_SCREENED,
+    "needle": Kind.NEEDLE_CHOSEN,
+    "checks-done": Kind.STAGE_COMPLETED,
+    "needle-in-bone": Kind.NEEDLE_IN_BONE,
+    "confirm": Kind.PLACEMENT_CONFIRMED,
+}
 
 
 def card_forms(attempt, content, shown):
     """Unbound forms for the fields `shown`'s card draws (Django renders them)."""
     forms_ = {}
     if shown == Stage.SCREEN and attempt.site_id:
-        items, pre_ticked, _ = content.screen_for(attempt.site)
+        items, pre_ticked, _ = content.screen_for(attempt.site, attempt.side)
         forms_["screen"] = ScreenForm(
             contraindications=items, initial={"present": [str(pk) for pk in pre_ticked]}
         )

@@ -85,14 +85,15 @@ class StageContent:
     def check_steps_for(self, stage):
         return [step for step in self.steps_for(stage) if step.kind == Step.Kind.CHECK]
 
-    def screen_for(self, site):
-        """The contraindications that apply to `site` in this patient, and the ones to pre-tick."""
+    def screen_for(self, site, side):
+        """The contraindications that apply to `site` in this patient, and the ones to pre-tick
+        (an earlier IO in the same bone on the same `side`)."""
         population = self.attempt.population
         items = [c for c in self.contraindications if c.applies_to(site, population)]
         same_bone = [
             earlier
             for earlier in self.tried
-            if earlier.site.bone == site.bone and earlier.side == self.attempt.side
+            if earlier.site.bone == site.bone and earlier.side == side
         ]
         pre_ticked = {c.pk for c in items if c.slug == EARLIER_IO_SLUG and same_bone}
         return items, pre_ticked, same_bone

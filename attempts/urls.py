@@ -17,6 +17,11 @@ urlpatterns = [
         views.attempt_record,
         name="attempt-record",
     ),
+    path(
+        "attempts/<uuid:public_id>/offline-cards/",
+        views.offline_cards,
+        name="attempt-offline-cards",
+    ),
     path("attempts/<uuid:public_id>/next/", views.next_attempt, name="attempt-next"),
     path(
         "attempts/<uuid:public_id>/summary/",

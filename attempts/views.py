@@ -22,6 +22,7 @@ from accounts.roles import CLINICIAN, SUPERVISOR, role_required
 from attempts import flow
 from attempts.forms import (
     ACTION_CARD,
+    CARD_ACTIONS,
     TAP_ACTIONS,
     NextAttemptForm,
     RemovalForm,
@@ -109,7 +110,7 @@ def _page_context(
     page_forms = card_forms(attempt, content, shown)
     page_forms.update(forms or {})
     screen = (
-        content.screen_for(attempt.site)
+        content.screen_for(attempt.site, attempt.side)
         if attempt.site_id and shown == Attempt.Stage.SCREEN
         else ([], set(), [])
     )
@@ -134,32 +135,60 @@ def _page_context(
     }
 
 
-# The cards a tablet can move through without the server: each has one way on, and what it
-# shows comes from the attempt's version alone. Earlier cards need the server's choices (the
-# needle suggested for a weight, the pre-flagged bone).
-OFFLINE_CARDS = (
+# The cards a tablet can draw ahead: every card a tap may lead to, or a link reopen, before
+# the attempt is finished. Each comes from the attempt's own published version (which never
+# changes); the choices only the server makes (the needle suggested for the weight, the bone
+# flagged by an earlier attempt) are known when the page is drawn.
+AHEAD = (
+    Attempt.Stage.SITE,
+    Attempt.Stage.NEEDLE,
     Attempt.Stage.PREPARATION,
     Attempt.Stage.INSERTION,
     Attempt.Stage.CONFIRMATION,
     Attempt.Stage.OUTCOME,
 )
+# {tap action: {stage it is tapped in: stage it leads to}}, from the one transition table.
+OFFLINE_MOVES = {action: flow.leads_from(kind) for action, kind in CARD_ACTIONS.items()}
 
 
 def _offline_cards(request, attempt, content):
-    """[(stage, html)] of the cards after the attempt's stage, drawn at the revisions they will
-    have after each one-way tap; empty before preparation."""
-    if attempt.stage not in OFFLINE_CARDS:
+    """[(name, html)] of the cards the attempt can reach from here: the next ones at the
+    stage they will have, the ones its moves reopen at its own stage, a contraindication
+    screen for every site and side, and the stop card. Empty once the attempt is finished.
+
+    The tablet (static/js/taps.js) sets each card's revision and the chosen site and needle
+    when it shows one, from the taps it kept."""
+    if attempt.stage not in flow.IN_PROGRESS:
         return []
-    cards = []
-    ahead = OFFLINE_CARDS[OFFLINE_CARDS.index(attempt.stage) + 1 :]
-    for step, stage in enumerate(ahead, start=1):
+
+    def draw(stage, shown, **choices):
         future = copy.copy(attempt)
-        future.stage, future.revision = stage, attempt.revision + step
-        context = _page_context(future, shown=stage, content=content)
-        html = render_to_string(
+        future.stage = stage
+        for name, value in choices.items():
+            setattr(future, name, value)
+        context = _page_context(future, shown=shown, content=content)
+        return render_to_string(
             "attempts/attempt_detail.html#stage", context, request=request
         )
-        cards.append((stage, html))
+
+    here = flow.IN_PROGRESS.index(attempt.stage)
+    cards = []
+    for card in AHEAD:
+        if flow.IN_PROGRESS.index(card) >= here:
+            cards.append((card, draw(card, card)))
+        elif flow.can_show(attempt, card):
+            cards.append((card, draw(attempt.stage, card)))
+        if card == Attempt.Stage.SITE and cards:
+            cards += [
+                (
+                    f"screen-{site.pk}-{side}",
+                    draw(flow.Stage.SCREEN, flow.Stage.SCREEN, site=site, side=side),
+                )
+                for site in content.sites
+                for side in Attempt.Side.values
+            ]
+    if flow.allows(attempt.stage, flow.STOP):
+        cards.append((flow.STOP_CARD, draw(attempt.stage, flow.STOP_CARD)))
     return cards
 
 
@@ -188,11 +217,25 @@ def attempt_detail(request, public_id):
     attempt = _attempt_for(request.user, public_id)
     RecordAccess.log(request, RecordAccess.Action.ATTEMPT_PAGE, attempt=attempt)
     context = _page_context(attempt, shown=request.GET.get("show"))
-    if not request.htmx:
-        context["offline_cards"] = _offline_cards(request, attempt, context["content"])
     return render_page(
         request, "attempts/attempt_detail.html", context, partial="stage"
     )
+
+
+@require_GET
+@role_required(CLINICIAN)
+def offline_cards(request, public_id):
+    """The cards ahead of the attempt's (`_offline_cards`), which its page loads once it shows,
+    so that neither the page nor a tap waits for them. Not logged as a view of the record: the
+    page that loads them is."""
+    attempt = _attempt_for(request.user, public_id)
+    content = StageContent.load(attempt, now=timezone.now())
+    context = {
+        "attempt": attempt,
+        "offline_cards": _offline_cards(request, attempt, content),
+        "offline_moves": OFFLINE_MOVES,
+    }
+    return render(request, "attempts/attempt_detail.html#offline-cards", context)
 
 
 def _answer_card(action, attempt):
@@ -235,20 +278,6 @@ def attempt_record(request, public_id, action):
         response = render_page(
             request, "attempts/attempt_detail.html", context, partial=partial
         )
-        if attempt.stage == Attempt.Stage.PREPARATION and action == "needle":
-            # The first card a tablet can go on from offline: the ones after it come along,
-            # out of band, once per attempt.
-            context |= {
-                "offline_cards": _offline_cards(request, attempt, content),
-                "offline_oob": True,
-            }
-            response.write(
-                render_to_string(
-                    "attempts/attempt_detail.html#offline-cards",
-                    context,
-                    request=request,
-                )
-            )
         return trigger_client_event(response, "attempt-updated")
     if form.refusal:
         return _refused(request, attempt, form.refusal)

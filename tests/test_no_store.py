@@ -67,6 +67,7 @@ def test_the_patient_pages_are_in_the_table_checked_above():
     """The pages that show a patient or an attempt: if one is renamed, this says so."""
     shown = {
         "attempts:attempt-detail",
+        "attempts:attempt-offline-cards",
         "attempts:attempt-summary",
         "attempts:attempt-label",
         "attempts:attempt-removal",

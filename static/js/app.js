@@ -13,6 +13,11 @@
     if (event && event.detail && event.detail.ioaccessKept) {
       return;
     }
+    // A background load that saves nothing (the cards drawn ahead for offline use).
+    var elt = event && event.detail && event.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-quiet-errors")) {
+      return;
+    }
     var el = banner();
     if (el) {
       el.hidden = false;

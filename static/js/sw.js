@@ -8,8 +8,10 @@
 
 var PAGES = "ioaccess-pages";
 var ASSETS = "ioaccess-assets";
-var KEEP_PAGES = 3;
+// The last three attempt pages, each with the cards drawn ahead that it loads.
+var KEEP_PAGES = 6;
 var ATTEMPT_PAGE = /^\/bay\/attempts\/[0-9a-f-]+\/$/;
+var CARDS_AHEAD = /^\/bay\/attempts\/[0-9a-f-]+\/offline-cards\/$/;
 
 self.addEventListener("install", function () {
   self.skipWaiting();
@@ -44,7 +46,8 @@ self.addEventListener("fetch", function (event) {
   if (url.origin !== self.location.origin) {
     return;
   }
-  var isPage = request.mode === "navigate" && ATTEMPT_PAGE.test(url.pathname);
+  var isPage = (request.mode === "navigate" && ATTEMPT_PAGE.test(url.pathname)) ||
+    CARDS_AHEAD.test(url.pathname);
   var isAsset = url.pathname.indexOf("/static/") === 0;
   if (!isPage && !isAsset) {
     return;

@@ -6,18 +6,20 @@
 // card has one way on. As soon as the server answers, the queue is sent in order, also after a
 // reload; the server records each token once, so a tap that did arrive is not doubled. A tap
 // the server refuses (409, 422) is listed with the server's reason until dismissed.
+//
+// The cards a tap may lead to come with the page (#offline-cards, drawn by the server from the
+// attempt's own version), with the server's transition table for them (#offline-moves). The
+// tablet keeps where the attempt stands (#stage's data-stage, the card revision, the chosen
+// site and needle) and moves the card on from there, one kept tap at a time.
 (function () {
   "use strict";
 
   var DB_NAME = "ioaccess-taps";
   var RETRY_MS = 5000;
-  // The card a one-way tap leads to (the server's transition table, for these cards only).
-  var NEXT_CARD = {
-    "checks-done": "insertion",
-    "needle-in-bone": "confirmation",
-    "confirm": "outcome",
-  };
   var TAP_PATH = /\/attempts\/[0-9a-f-]+\/taps\/([a-z-]+)\/$/;
+  var PAGE_PATH = /\/attempts\/[0-9a-f-]+\/$/;
+  // Taps that answer no card: the card stays where it is.
+  var STAYS = ["check", "troubleshoot", "troubleshoot-action", "correction"];
 
   function openDb() {
     return new Promise(function (resolve, reject) {
@@ -114,15 +116,79 @@
     });
   }
 
-  function swapStage(name) {
+  // --- where the attempt stands on this tablet ----------------------------------------------
+
+  function moves() {
+    var node = document.getElementById("offline-moves");
+    try {
+      return node ? JSON.parse(node.textContent) : {};
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function template(name) {
+    return document.querySelector("template[data-offline-card='" + name + "']");
+  }
+
+  // The attempt as the card on screen has it: its stage, its revision, the site and needle.
+  function standing() {
     var stage = document.getElementById("stage");
-    var template = document.querySelector("template[data-offline-card='" + name + "']") ||
-      document.querySelector("template[data-offline-card='waiting']");
-    if (!stage || !template) {
+    if (!stage) {
+      return null;
+    }
+    var revision = stage.querySelector("input[name='revision']");
+    return {
+      stage: stage.getAttribute("data-stage"),
+      revision: revision ? parseInt(revision.value, 10) : null,
+      site: stage.getAttribute("data-site-label") || "",
+      needle: stage.getAttribute("data-needle-label") || "",
+    };
+  }
+
+  // Where a card-answering tap leads from `now`: {card, stage, revision, site, needle}, with
+  // card "waiting" where only the server can say (an outcome, a screen with a box ticked).
+  function leadsTo(action, params, form, now) {
+    var stage = (moves()[action] || {})[now.stage];
+    var ticked = form && form.querySelector("input[name='present']:checked");
+    if (!stage || (action === "screen" && ticked)) {
+      return { card: "waiting" };
+    }
+    var card = stage;
+    if (stage === "screen") {
+      card = "screen-" + params.get("site") + "-" + params.get("side");
+    }
+    var after = { card: card, stage: stage, revision: now.revision + 1, site: now.site, needle: now.needle };
+    if (action === "needle" && form) {
+      var select = form.querySelector("select[name='needle']");
+      var submitter = form.querySelector("[data-choice]");
+      after.needle = select ? select.options[select.selectedIndex].text : (submitter ? submitter.getAttribute("data-choice") : "");
+    }
+    return after;
+  }
+
+  // Show the card drawn ahead for `to` ({card, stage, revision, site, needle}), or the
+  // "waiting" card when there is none.
+  function swapStage(to) {
+    var stage = document.getElementById("stage");
+    var drawn = template(to.card) || template("waiting");
+    if (!stage || !drawn) {
       return;
     }
-    stage.replaceWith(template.content.cloneNode(true));
+    stage.replaceWith(drawn.content.cloneNode(true));
     var fresh = document.getElementById("stage");
+    if (to.card !== "waiting") {
+      // A screen card names its own site; the other cards take the site chosen before.
+      var site = to.card.indexOf("screen-") === 0 ? fresh.getAttribute("data-site-label") : to.site;
+      fresh.setAttribute("data-stage", to.stage);
+      fresh.setAttribute("data-site-label", site);
+      fresh.setAttribute("data-needle-label", to.needle);
+      fresh.querySelectorAll("input[name='revision']").forEach(function (input) {
+        input.value = String(to.revision);
+      });
+      fresh.querySelectorAll("[data-fills='site']").forEach(function (node) { node.textContent = site; });
+      fresh.querySelectorAll("[data-fills='needle']").forEach(function (node) { node.textContent = to.needle; });
+    }
     if (window.htmx) {
       window.htmx.process(fresh);
     }
@@ -130,6 +196,26 @@
     if (heading) {
       heading.focus();
     }
+  }
+
+  // A link or button that reopens a card of this attempt (?show=site, Stop attempt, Back):
+  // without network, the card drawn ahead, at the attempt's own stage and revision.
+  function reopened(config) {
+    if (!config || config.verb !== "get") {
+      return null;
+    }
+    var url = new URL(config.path, window.location.href);
+    if (!PAGE_PATH.test(url.pathname) || url.pathname !== window.location.pathname) {
+      return null;
+    }
+    var show = url.searchParams.get("show") ||
+      (config.parameters && config.parameters.get ? config.parameters.get("show") : null);
+    var now = standing();
+    var card = show || (now && now.stage);
+    if (!now || !card || !template(card)) {
+      return null;
+    }
+    return { card: card, stage: now.stage, revision: now.revision, site: now.site, needle: now.needle };
   }
 
   // A tick kept offline: the button shows it, and the form is ready for the next tap (untick)
@@ -169,6 +255,22 @@
     if ((waiting > 0 || offline) && config && config.verb === "post" && TAP_PATH.test(config.path)) {
       event.preventDefault();
       keepTap(event);
+      return;
+    }
+    var card = (waiting > 0 || offline) ? reopened(config) : null;
+    if (card) {
+      event.preventDefault();
+      swapStage(card);
+    }
+  });
+
+  // A card reopened while the network drops: the card drawn ahead, and no "Not saved" (a
+  // link saves nothing).
+  document.addEventListener("htmx:sendError", function (event) {
+    var card = reopened(event.detail.requestConfig);
+    if (card) {
+      event.detail.ioaccessKept = true;
+      swapStage(card);
     }
   });
 
@@ -216,15 +318,21 @@
     event.detail.ioaccessKept = true;
     var action = match[1];
     var form = config.elt && config.elt.closest ? config.elt.closest("form") : null;
-    return keep({ token: token, url: config.path, body: params.toString(), tappedAt: when, label: label })
+    var now = standing();
+    var after = STAYS.indexOf(action) === -1 && now ? leadsTo(action, params, form, now) : null;
+    var entry = { token: token, url: config.path, body: params.toString(), tappedAt: when, label: label };
+    if (after) {
+      entry.after = after;  // where the card stands after it, for a reload without network
+    }
+    return keep(entry)
       .then(function () {
         if (!moveOn) {
           return waiting;
         }
         if (action === "check" && form) {
           flipCheck(form);
-        } else if (action !== "troubleshoot" && action !== "troubleshoot-action") {
-          swapStage(NEXT_CARD[action] || "waiting");
+        } else if (after) {
+          swapStage(after);
         }
         return showCount();
       })
@@ -363,31 +471,79 @@
     });
   });
 
-  // A page reloaded without network shows the card it was drawn on: move it on by the taps
-  // kept for this attempt since then.
+  // A page reloaded without network shows the card it was drawn on: once the cards drawn
+  // ahead are in (they load after the page), move it on by the taps kept for this attempt.
+  var caughtUp = false;
+
   function catchUp() {
-    if (window.navigator.onLine !== false || !document.getElementById("stage")) {
+    if (caughtUp || window.navigator.onLine !== false || !document.getElementById("stage") ||
+        !document.querySelector("#offline-cards[data-offline-loaded]")) {
       return Promise.resolve();
     }
+    caughtUp = true;
     return all("queue").then(function (queued) {
-      var card = null;
+      var last = null;
       queued.forEach(function (entry) {
-        var match = TAP_PATH.exec(entry.url);
-        if (!match || entry.url.indexOf(window.location.pathname) !== 0) {
-          return;
-        }
-        if (match[1] !== "check" && match[1].indexOf("troubleshoot") !== 0) {
-          card = NEXT_CARD[match[1]] || "waiting";
+        if (entry.after && entry.url.indexOf(window.location.pathname) === 0) {
+          last = entry.after;
         }
       });
-      if (card) {
-        swapStage(card);
+      if (last) {
+        swapStage(last);
       }
+    });
+  }
+
+  // The site drawings on the cards drawn ahead, fetched now while there is network, so that
+  // a card shown offline has them (a template's images load only once it is shown).
+  var preloaded = false;
+
+  function preloadDrawings() {
+    var cards = document.querySelector("#offline-cards[data-offline-loaded]");
+    if (preloaded || !cards) {
+      return;
+    }
+    preloaded = true;
+    var sources = [];
+    cards.querySelectorAll("template").forEach(function (drawn) {
+      drawn.content.querySelectorAll("img[src]").forEach(function (img) {
+        var src = img.getAttribute("src");
+        if (sources.indexOf(src) === -1) {
+          sources.push(src);
+        }
+      });
+    });
+    // Into the service worker's cache of scripts and styles (static/js/sw.js), where a
+    // request without network finds them; no patient data, so kept after logout.
+    var cached = window.caches && sources.length
+      ? window.caches.open("ioaccess-assets").then(function (cache) { return cache.addAll(sources); })
+      : Promise.resolve();
+    // Marked once the tablet could go on without network: the drawings are kept and the
+    // service worker answers for this page.
+    Promise.all([cached, controlled()]).then(function () {
+      cards.setAttribute("data-offline-ready", "");
+    }, function () {});
+  }
+
+  function controlled() {
+    var workers = window.navigator.serviceWorker;
+    if (!workers) {
+      return Promise.reject(new Error("no service worker"));
+    }
+    if (workers.controller) {
+      return Promise.resolve();
+    }
+    return new Promise(function (resolve) {
+      workers.addEventListener("controllerchange", resolve, { once: true });
     });
   }
 
   window.addEventListener("online", send);
   if (window.indexedDB) {
+    document.addEventListener("htmx:afterSettle", function () {
+      preloadDrawings();
+      catchUp();
+    });
     showFailed();
     catchUp().then(showCount).then(send);
   }

@@ -198,6 +198,10 @@ APP_ROWS = {
     "attempts:attempt-detail": Row(
         allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
     ),
+    # The cards drawn ahead for a network drop (#13): the attempt's record, like its page.
+    "attempts:attempt-offline-cards": Row(
+        allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
+    ),
     "attempts:attempt-summary": Row(
         allowed=CLINICIAN.key, make=lambda: attempt_kwargs()
     ),

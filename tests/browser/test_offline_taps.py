@@ -5,6 +5,7 @@ and Confirm placement, and when the network is back every tap is recorded once, 
 at the time it was tapped on the tablet.
 """
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -51,6 +52,12 @@ def events_after_needle(attempt):
     )
 
 
+def cards_ready(page):
+    """The cards drawn ahead, which the page loads after it shows, are on the tablet, with
+    the site drawings they show, and the service worker answers for the page."""
+    expect(page.locator("#offline-cards[data-offline-ready]")).to_be_attached()
+
+
 def queue_count(page):
     return page.locator("[data-queue-count]")
 
@@ -62,6 +69,7 @@ def test_taps_kept_offline_are_recorded_once_in_order_at_the_tablets_time(
     attempt, clinician = at_preparation
     log_in(page, clinician.username, PASSWORD)
     page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    cards_ready(page)
     expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
 
     page.context.set_offline(True)
@@ -104,6 +112,7 @@ def test_a_double_tap_offline_is_one_event(
     attempt, clinician = at_preparation
     log_in(page, clinician.username, PASSWORD)
     page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    cards_ready(page)
     page.context.set_offline(True)
     # The same form submitted twice before the card moves on: one token, one tap.
     page.evaluate(
@@ -131,6 +140,7 @@ def test_the_queue_survives_a_reload_and_is_sent_when_the_page_loads_again(
     log_in(page, clinician.username, PASSWORD)
     url = f"{live_server.url}/bay/attempts/{attempt.public_id}/"
     page.goto(url)
+    cards_ready(page)
     page.context.set_offline(True)
     page.get_by_role("button", name="All confirmed — continue").click()
     page.get_by_role("button", name="Needle in bone").click()
@@ -160,6 +170,7 @@ def test_a_tap_the_server_refuses_on_replay_is_listed_with_the_reason(
     attempt, clinician = at_preparation
     log_in(page, clinician.username, PASSWORD)
     page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    cards_ready(page)
     page.context.set_offline(True)
     page.get_by_role("button", name="All confirmed — continue").click()
     expect(queue_count(page)).to_have_text("1")
@@ -218,6 +229,7 @@ def test_a_reload_while_offline_keeps_the_card_and_the_queue(
     # The service worker keeps this page once it controls it (the next load).
     page.wait_for_function("navigator.serviceWorker.ready.then(() => true)")
     page.reload()
+    cards_ready(page)
     expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
 
     page.context.set_offline(True)
@@ -245,12 +257,90 @@ def test_logging_out_forgets_the_pages_kept_for_a_reload(
     page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
     page.wait_for_function("navigator.serviceWorker.ready.then(() => true)")
     page.reload()
+    cards_ready(page)
+    # The page and the cards drawn ahead that it loaded.
     page.wait_for_function(
-        "caches.open('ioaccess-pages').then((c) => c.keys()).then((k) => k.length > 0)"
+        "caches.open('ioaccess-pages').then((c) => c.keys()).then((k) => k.length === 2)"
     )
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_label("Username")).to_be_visible()
-    kept = page.evaluate(
-        "caches.open('ioaccess-pages').then((c) => c.keys()).then((k) => k.length)"
+    # Logging out forgets them, and so does the sign-in page when it loads.
+    page.wait_for_function(
+        "caches.keys().then((names) => !names.includes('ioaccess-pages'))"
     )
-    assert kept == 0
+
+
+def test_from_the_indication_the_whole_way_to_confirmation_offline(
+    page, live_server, log_in, page_problems, assert_accessible
+):
+    """No card waits for the network: another site, its screen, the suggested needle."""
+    page_problems.expect(*OFFLINE_NOISE)
+    version = reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    episode = EpisodeFactory(location=bay, created_by=clinician, weight_kg=72)
+    attempt = episode.start_attempt(
+        by=clinician, version=version, client_token=uuid.uuid4()
+    )
+    log_in(page, clinician.username, PASSWORD)
+    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    cards_ready(page)
+
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Indication met — continue").click()
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
+    page.get_by_role("button", name="Proximal tibia, right").click()
+    expect(
+        page.get_by_role(
+            "heading", name="Contraindication screen: Proximal tibia, right"
+        )
+    ).to_be_visible()
+    # A link, not a tap: the card drawn ahead, nothing kept.
+    page.get_by_role("link", name="Choose another site").click()
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
+    expect(queue_count(page)).to_have_text("2")
+    page.get_by_role("button", name="Proximal humerus, left").click()
+    expect(
+        page.get_by_role(
+            "heading", name="Contraindication screen: Proximal humerus, left"
+        )
+    ).to_be_visible()
+    page.get_by_role("button", name="Use this site").click()
+    expect(page.get_by_role("heading", name="Needle")).to_be_visible()
+    suggested = page.get_by_role("button", name=re.compile(r"\(suggested\)$"))
+    needle_name = re.match(r"Use (.*) \(suggested\)", suggested.inner_text())[1]
+    suggested.click()
+    expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
+    page.get_by_role("button", name="All confirmed — continue").click()
+    expect(page.get_by_role("heading", name="Insertion")).to_be_visible()
+    # The choices made offline, on the card drawn before they were made.
+    expect(page.locator("#stage .lead")).to_have_text(
+        f"Proximal humerus, left · {needle_name}"
+    )
+    page.get_by_role("button", name="Needle in bone").click()
+    expect(page.get_by_role("heading", name="Confirmation")).to_be_visible()
+    expect(queue_count(page)).to_have_text("7")
+    assert_accessible(page)
+    assert attempt.events.count() == 1  # only Start reached the server
+
+    page.context.set_offline(False)
+    expect(page.locator("[data-offline-queue]")).to_be_hidden(timeout=15_000)
+    expect(page.get_by_role("button", name="Confirm placement")).to_be_visible()
+    recorded = list(attempt.events.order_by("pk").values_list("kind", "data"))
+    assert [kind for kind, _ in recorded] == [
+        Kind.STARTED,
+        Kind.INDICATION_CONFIRMED,
+        Kind.SITE_CHOSEN,
+        Kind.SITE_CHOSEN,
+        Kind.CONTRAINDICATIONS_SCREENED,
+        Kind.NEEDLE_CHOSEN,
+        Kind.STAGE_COMPLETED,
+        Kind.NEEDLE_IN_BONE,
+    ]
+    assert all(data["clock"] == flow.TABLET_TIME_USED for _, data in recorded[1:])
+    attempt.refresh_from_db()
+    assert attempt.stage == flow.Stage.CONFIRMATION
+    assert attempt.site_label == "Proximal humerus, left"
+    assert str(attempt.needle) == needle_name
+    assert attempt.inserted_at is not None
