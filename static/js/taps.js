@@ -209,7 +209,7 @@
       return null;
     }
     var show = url.searchParams.get("show") ||
-      (config.parameters && config.parameters.get ? config.parameters.get("show") : null);
+      (config.formData && config.formData.get ? config.formData.get("show") : null);
     var now = standing();
     var card = show || (now && now.stage);
     if (!now || !card || !template(card)) {

@@ -344,3 +344,34 @@ def test_from_the_indication_the_whole_way_to_confirmation_offline(
     assert attempt.site_label == "Proximal humerus, left"
     assert str(attempt.needle) == needle_name
     assert attempt.inserted_at is not None
+
+
+def test_an_attempt_can_be_stopped_offline(
+    page, live_server, log_in, page_problems, at_preparation
+):
+    page_problems.expect(*OFFLINE_NOISE)
+    attempt, clinician = at_preparation
+    log_in(page, clinician.username, PASSWORD)
+    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    cards_ready(page)
+
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Stop attempt").click()
+    expect(page.get_by_role("heading", name="Stop attempt 1")).to_be_visible()
+    page.get_by_role("link", name="Back to preparation").click()
+    expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
+    page.get_by_role("button", name="Stop attempt").click()
+    page.get_by_label("Why it failed or was abandoned").fill("Cannot find landmarks")
+    page.get_by_role("button", name="Failed").click()
+    # Only the server says what comes after an outcome: the tap is kept, the card says so.
+    expect(page.get_by_role("heading", name="Saved on this tablet")).to_be_visible()
+    expect(queue_count(page)).to_have_text("1")
+
+    page.context.set_offline(False)
+    expect(page.locator("[data-offline-queue]")).to_be_hidden(timeout=15_000)
+    attempt.refresh_from_db()
+    assert attempt.outcome == "failed"
+    assert attempt.stage == flow.Stage.CLOSED
+    stop = attempt.events.get(kind=Kind.OUTCOME_RECORDED)
+    assert stop.data["reason"] == "Cannot find landmarks"
+    assert stop.data["clock"] == flow.TABLET_TIME_USED
