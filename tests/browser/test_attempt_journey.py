@@ -154,21 +154,22 @@ def test_a_tap_that_does_not_reach_the_server_is_kept_and_sent_when_it_can(
     page.get_by_role("button", name="Start IO attempt").click()
     page.get_by_role("button", name="Adult: start").click()
     expect(page.get_by_role("heading", name="Indication")).to_be_visible()
+    # The cards drawn ahead for a network drop are in.
+    expect(page.locator("#offline-cards[data-offline-ready]")).to_be_attached()
 
-    # The connection drops: the tap never reaches the server, and is kept on the tablet.
+    # The connection drops: the tap never reaches the server, is kept on the tablet, and the
+    # next card comes from the tablet.
     page.route("**/taps/**", lambda route: route.abort())
     page.get_by_role("button", name="Indication met — continue").click()
     expect(
         page.get_by_role("status").filter(has_text="waiting for network (1)")
     ).to_be_visible()
-    expect(page.get_by_role("heading", name="Saved on this tablet")).to_be_visible()
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
     expect(page.get_by_text("Not saved — check connection")).to_be_hidden()
     assert list(AttemptEvent.objects.values_list("kind", flat=True)) == ["started"]
 
     # Back online: the kept tap is sent once, and the server's next card shows.
     page.unroute("**/taps/**")
-    expect(page.get_by_role("heading", name="Site and side")).to_be_visible(
-        timeout=15_000
-    )
-    expect(page.locator("[data-offline-queue]")).to_be_hidden()
+    expect(page.locator("[data-offline-queue]")).to_be_hidden(timeout=15_000)
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
     assert AttemptEvent.objects.filter(kind="indication_confirmed").count() == 1
