@@ -155,7 +155,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out account is refused before its password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the permissions with the user (no query per role check).
+    "accounts.backends.RoleBackend",
     # After axes' backend, so a PIN is throttled like a password.
     "accounts.backends.PinBackend",
 ]

@@ -98,12 +98,12 @@ def test_attempt_page_reads_a_fixed_number_of_queries(
         client_token=uuid.uuid4(),
     )
     url = reverse("attempts:attempt-detail", args=[attempt.public_id])
-    # Session, user, permissions (2), the reference-content notice, the removal banner, the
-    # attempt, the access-log row, and (on the site card) the episode's earlier attempts; the
-    # first page of a published version also reads its steps, sites, contraindications and
-    # needles with their sources (2 each), once.
-    with django_assert_num_queries(9 + 8):
+    # Session, user (with their permissions), the reference-content notice, the removal
+    # banner, the attempt, the access-log row, and (on the site card) the episode's earlier
+    # attempts; the first page of a published version also reads its steps, sites,
+    # contraindications and needles with their sources (2 each), once.
+    with django_assert_num_queries(7 + 8):
         response = client.get(url)
     assert 'class="cite"' in response.text
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(7):
         client.get(url)
