@@ -295,10 +295,17 @@ class AttemptQuerySet(models.QuerySet):
         return counts["overdue"], counts["due_soon"]
 
     def for_page(self):
-        """What the attempt page header and cards read, joined in one query."""
+        """What the attempt page header and cards read, joined in one query.
+
+        `has_other_sited`: whether another attempt of the episode has a site, so the site and
+        screen cards read the episode's earlier attempts only when there are any.
+        """
+        others = Attempt.objects.filter(
+            episode=models.OuterRef("episode"), site__isnull=False
+        ).exclude(pk=models.OuterRef("pk"))
         return self.select_related(
             "episode", "location", "checklist_version", "site", "needle", "operator"
-        )
+        ).annotate(has_other_sited=models.Exists(others))
 
 
 class Attempt(models.Model):
@@ -377,6 +384,12 @@ class Attempt(models.Model):
     )
     other_complication = models.TextField(
         blank=True, editable=False, help_text="A complication written at removal."
+    )
+    ticked_step_ids = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The checks ticked now: the steps whose latest tick says ticked.",
     )
     outcome = models.CharField(
         max_length=12, choices=Outcome.choices, default=Outcome.IN_PROGRESS
