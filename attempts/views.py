@@ -4,6 +4,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,6 +30,7 @@ from attempts.forms import (
     TransferForm,
     card_forms,
     tap_form,
+    tap_token,
 )
 from attempts.models import Attempt, AttemptEvent, Location, RecordAccess
 from attempts.stages import StageContent, progress
@@ -44,6 +46,38 @@ def _attempt_for(user, public_id):
     return get_object_or_404(
         Attempt.objects.for_page().visible_to(user), public_id=public_id
     )
+
+
+def _attempt_for_tap(request, public_id):
+    """The attempt a tap is for, locked, with the token's replay answer and what its card
+    shows, in one query; 404 for an attempt not at one of the user's locations."""
+    try:
+        return (
+            Attempt.objects.for_page()
+            .visible_to(request.user)
+            .locked_for_tap(public_id=public_id, client_token=tap_token(request.POST))
+        )
+    except Attempt.DoesNotExist:
+        raise Http404 from None
+
+
+def _record_tap(request, public_id, action):
+    """(attempt, content, form, recorded): the tap's form recorded on its attempt, which is
+    read once, locked, in one transaction with the record."""
+    try:
+        return _record_tap_once(request, public_id, action)
+    except IntegrityError:
+        # A retry racing its first try (sent while the first was still being saved) fails on
+        # the token's unique constraint; read again, the attempt answers it as a replay.
+        return _record_tap_once(request, public_id, action)
+
+
+def _record_tap_once(request, public_id, action):
+    with transaction.atomic():
+        attempt = _attempt_for_tap(request, public_id)
+        content = StageContent.load(attempt, now=timezone.now())
+        form = tap_form(action, request.POST, attempt=attempt, content=content)
+        return attempt, content, form, form.record(attempt, by=request.user)
 
 
 @require_GET
@@ -220,12 +254,10 @@ def attempt_record(request, public_id, action):
     attempt has moved past it, 422 with the message at the field if the input is bad."""
     if action not in TAP_ACTIONS:
         raise Http404
-    attempt = _attempt_for(request.user, public_id)
-    content = StageContent.load(attempt, now=timezone.now())
-    form = tap_form(action, request.POST, attempt=attempt, content=content)
+    attempt, content, form, recorded = _record_tap(request, public_id, action)
     is_troubleshooting = action.startswith("troubleshoot")
     partial = "troubleshooting" if is_troubleshooting else "stage"
-    if form.record(attempt, by=request.user):
+    if recorded:
         if not request.htmx:
             return redirect("attempts:attempt-detail", public_id=attempt.public_id)
         # The tap may have changed the ticks: read them again, not the whole content.
