@@ -299,12 +299,33 @@ class AttemptQuerySet(models.QuerySet):
         )
 
     def on_board(self):
-        """Needles in place with what the board shows, due first."""
+        """Needles in place with what the board shows and nothing else, due first."""
         return (
             self.in_place()
             .select_related("location", "site", "needle", "episode")
+            .only(
+                "public_id",
+                "location__name",
+                "episode__patient_reference",
+                "site__name",
+                "side",
+                "needle__length_mm",
+                "needle__hub_colour",
+                # removal_state's
+                "outcome",
+                "inserted_at",
+                "removed_at",
+                "removal_due_at",
+            )
             .order_by("removal_due_at")
         )
+
+    def with_users_locations(self, user):
+        """`is_users_location`: whether `user` works at the attempt's location (same query)."""
+        staff = Location.staff.through.objects.filter(
+            location_id=models.OuterRef("location_id"), user_id=user.pk
+        )
+        return self.annotate(is_users_location=models.Exists(staff))
 
     def removal_counts(self, *, now):
         """(overdue, due soon) among needles in place, in one query."""

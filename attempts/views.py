@@ -349,7 +349,7 @@ def board(request):
     """IO needles in place, due first: at the user's locations, or hospital-wide."""
     now = timezone.now()
     hospital_wide = request.GET.get("scope") == "all"
-    needles = Attempt.objects.on_board()
+    needles = Attempt.objects.on_board().with_users_locations(request.user)
     if not hospital_wide:
         needles = needles.visible_to(request.user)
     location = request.GET.get("location", "")
@@ -361,7 +361,6 @@ def board(request):
     # A filter, not a record: a value that is no location id shows the whole board.
     if location.isascii() and location.isdigit() and len(location) <= 9:
         needles = needles.filter(location_id=int(location))
-    mine = set(Location.objects.filter(staff=request.user).values_list("pk", flat=True))
     is_clinician = request.user.has_perm(CLINICIAN.permission)
     # Five hundred rows: reverse each action once and fill in the attempt's id.
     sentinel = "00000000-0000-0000-0000-000000000000"
@@ -380,7 +379,7 @@ def board(request):
                 "site": attempt.site_label,
                 "inserted": _short_time(attempt.inserted_at),
                 "due": _short_time(attempt.removal_due_at),
-                "can_act": is_clinician and attempt.location_id in mine,
+                "can_act": is_clinician and attempt.is_users_location,
                 "urls": {
                     name: url.replace(sentinel, public_id) for name, url in urls.items()
                 },
