@@ -390,6 +390,11 @@ def apply(attempt, event):
         attempt.removal_due_at = event.occurred_at + REMOVAL_DEADLINE
     elif kind == Kind.PLACEMENT_CONFIRMED:
         attempt.confirmed_at = event.occurred_at
+    elif kind == Kind.STEP_CHECKED:
+        ticked = set(attempt.ticked_step_ids) - {event.step_id}
+        if data.get("checked"):
+            ticked.add(event.step_id)
+        attempt.ticked_step_ids = sorted(ticked)
     elif kind == Kind.OUTCOME_RECORDED:
         attempt.outcome = data["outcome"]
     elif kind == Kind.REMOVED:
@@ -466,6 +471,7 @@ PROJECTED = (
     "dwell",
     "complications",
     "other_complication",
+    "ticked_step_ids",
     "outcome",
     "is_flagged",
 )

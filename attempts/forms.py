@@ -109,7 +109,11 @@ class TapForm(forms.Form):
         except ValidationError as error:
             self._add_errors(error)
             return False
+        self.show_chosen(attempt)
         return True
+
+    def show_chosen(self, attempt):
+        """Hand the next card what this tap chose, as the form already holds it."""
 
     def _is_a_retry(self, attempt):
         """The tap's token is already recorded on this attempt: a retry (a queue replaying a
@@ -118,7 +122,7 @@ class TapForm(forms.Form):
             token = self.fields["client_token"].clean(self.data.get("client_token"))
         except ValidationError:
             return False
-        return attempt.events.filter(client_token=token).exists()
+        return attempt.has_recorded(token)
 
     def _from_an_old_card(self, attempt):
         if not self.is_bound or not self.fields["revision"].required:
@@ -317,6 +321,12 @@ class SiteForm(TapForm):
             )
         return site
 
+    def show_chosen(self, attempt):
+        # The screen card names the site: the version's own object, not another query.
+        site = self.cleaned_data["site"]
+        if attempt.site_id == site.pk:
+            attempt.site = site
+
     def event_data(self):
         site = self.cleaned_data["site"]
         return {
@@ -457,6 +467,12 @@ class NeedleForm(TapForm):
                     else f"The checklist suggests no needle here: give the reason for {needle}.",
                 )
         return cleaned
+
+    def show_chosen(self, attempt):
+        # The cards after it name the needle: the version's own object, not another query.
+        needle = self.needles[self.cleaned_data["needle"]]
+        if attempt.needle_id == needle.pk:
+            attempt.needle = needle
 
     def event_data(self):
         needle = self.needles[self.cleaned_data["needle"]]
@@ -655,6 +671,14 @@ class CorrectionForm(TapForm):
             "new": flow.as_text(self.cleaned_data[field]),
             "reason": self.cleaned_data["reason"].strip(),
         }
+
+
+def tap_token(data):
+    """The client token a tap's form will read from `data`, or None if it holds none."""
+    try:
+        return TapForm.base_fields["client_token"].clean(data.get("client_token"))
+    except ValidationError:
+        return None
 
 
 def tap_form(action, data, *, attempt, content):

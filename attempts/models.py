@@ -6,6 +6,8 @@ inserted_at, outcome …) are kept in the same transaction as the event that cha
 
 import json
 import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -258,6 +260,28 @@ def _started_by(client_token, *, facts=None, episode=None):
     return existing.attempt
 
 
+def _replayed_on(client_token):
+    """The attempt the token was already recorded on (None: not used yet)."""
+    return models.Subquery(
+        AttemptEvent.objects.filter(client_token=client_token).values("attempt_id")[:1]
+    )
+
+
+@dataclass(frozen=True)
+class _TapLock:
+    """Which token a locking read answered, and the atomic block whose transaction holds it."""
+
+    client_token: uuid.UUID | None
+    block: object
+
+    def holds(self, client_token):
+        # The block is still open (it is on the connection's stack) only while the lock is
+        # held; an identity test, so a later block cannot pass for it.
+        return self.client_token == client_token and any(
+            block is self.block for block in transaction.get_connection().atomic_blocks
+        )
+
+
 class AttemptQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Attempts at the user's locations."""
@@ -275,12 +299,33 @@ class AttemptQuerySet(models.QuerySet):
         )
 
     def on_board(self):
-        """Needles in place with what the board shows, due first."""
+        """Needles in place with what the board shows and nothing else, due first."""
         return (
             self.in_place()
             .select_related("location", "site", "needle", "episode")
+            .only(
+                "public_id",
+                "location__name",
+                "episode__patient_reference",
+                "site__name",
+                "side",
+                "needle__length_mm",
+                "needle__hub_colour",
+                # removal_state's
+                "outcome",
+                "inserted_at",
+                "removed_at",
+                "removal_due_at",
+            )
             .order_by("removal_due_at")
         )
+
+    def with_users_locations(self, user):
+        """`is_users_location`: whether `user` works at the attempt's location (same query)."""
+        staff = Location.staff.through.objects.filter(
+            location_id=models.OuterRef("location_id"), user_id=user.pk
+        )
+        return self.annotate(is_users_location=models.Exists(staff))
 
     def removal_counts(self, *, now):
         """(overdue, due soon) among needles in place, in one query."""
@@ -295,10 +340,35 @@ class AttemptQuerySet(models.QuerySet):
         return counts["overdue"], counts["due_soon"]
 
     def for_page(self):
-        """What the attempt page header and cards read, joined in one query."""
+        """What the attempt page header and cards read, joined in one query.
+
+        `has_other_sited`: whether another attempt of the episode has a site, so the site and
+        screen cards read the episode's earlier attempts only when there are any.
+        """
+        others = Attempt.objects.filter(
+            episode=models.OuterRef("episode"), site__isnull=False
+        ).exclude(pk=models.OuterRef("pk"))
         return self.select_related(
             "episode", "location", "checklist_version", "site", "needle", "operator"
+        ).annotate(has_other_sited=models.Exists(others))
+
+    def locked_for_tap(self, *, public_id, client_token):
+        """The attempt with this public_id, its row locked (not the rows joined to it) and
+        `replayed_on` answered for `client_token` in the same query; raises DoesNotExist.
+
+        Call inside `transaction.atomic()`: `record_event` for this token in the same
+        transaction then reads the row no more (a tap reads its attempt once).
+        """
+        attempt = (
+            self.select_for_update(of=("self",))
+            .annotate(replayed_on=_replayed_on(client_token))
+            .get(public_id=public_id)
         )
+        attempt._tap_lock = _TapLock(
+            client_token=client_token,
+            block=transaction.get_connection().atomic_blocks[-1],
+        )
+        return attempt
 
 
 class Attempt(models.Model):
@@ -377,6 +447,12 @@ class Attempt(models.Model):
     )
     other_complication = models.TextField(
         blank=True, editable=False, help_text="A complication written at removal."
+    )
+    ticked_step_ids = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The checks ticked now: the steps whose latest tick says ticked.",
     )
     outcome = models.CharField(
         max_length=12, choices=Outcome.choices, default=Outcome.IN_PROGRESS
@@ -485,21 +561,14 @@ class Attempt(models.Model):
         data = _as_json(data or {})
         if "\\u0000" in json.dumps(data):
             raise ValidationError("Text cannot contain null characters.")
+        held = self._holds_tap_lock(client_token)
         try:
-            with transaction.atomic():
-                # Lock the attempt, and in the same query ask whether this token was already
-                # used: two tablets tapping at once are applied one after the other, and a
-                # retry answers with what the first try recorded.
-                used = AttemptEvent.objects.filter(client_token=client_token).values(
-                    "pk"
-                )[:1]
-                current = (
-                    Attempt.objects.select_for_update(of=("self",))
-                    .annotate(replayed=models.Subquery(used))
-                    .get(pk=self.pk)
-                )
-                if current.replayed is not None:
-                    existing = AttemptEvent.objects.get(pk=current.replayed)
+            # Inside a tap's own transaction (`locked_for_tap`) that is the unit, and a
+            # savepoint would cost two more round trips per tap.
+            with nullcontext() if held else transaction.atomic():
+                current = self if held else self._lock_row(client_token)
+                if current.replayed_on is not None:
+                    existing = AttemptEvent.objects.get(client_token=client_token)
                     self._copy_projection_from(current)
                     return existing.as_replay_of(attempt=self, kind=kind, data=data)
                 try:
@@ -530,6 +599,7 @@ class Attempt(models.Model):
                     corrects=corrects,
                     step=step,
                 )
+                current.replayed_on = current.pk
                 if changed := flow.apply(current, event):
                     current.save(update_fields=changed)
                 if (
@@ -544,12 +614,47 @@ class Attempt(models.Model):
                         self.episode.weight_kg = weight
                 self._copy_projection_from(current)
         except IntegrityError:
+            if held:
+                # The caller's transaction is spoilt (PostgreSQL refuses any further query in
+                # it): the caller reads the tap again, and that read finds the token.
+                raise
             # The same token won a race from another request: answer with that event.
             existing = AttemptEvent.objects.filter(client_token=client_token).first()
             if existing is None:
                 raise
             return existing.as_replay_of(attempt=self, kind=kind, data=data)
         return event
+
+    def _holds_tap_lock(self, client_token):
+        """Whether this object was read by `locked_for_tap` for this token in a transaction
+        that is still open: its lock holds and its `replayed_on` answers the token."""
+        lock = self.__dict__.get("_tap_lock")
+        return lock is not None and lock.holds(client_token)
+
+    def _lock_row(self, client_token):
+        """This attempt's row under lock, with `replayed_on` answered for `client_token`.
+
+        Lock the attempt, and in the same query ask whether this token was already used: two
+        tablets tapping at once are applied one after the other, and a retry answers with
+        what the first try recorded.
+        """
+        return (
+            Attempt.objects.select_for_update(of=("self",))
+            .annotate(replayed_on=_replayed_on(client_token))
+            .get(pk=self.pk)
+        )
+
+    def has_recorded(self, client_token):
+        """Whether this token is already recorded on this attempt (a retried tap): a yes from
+        the tap's locking read stands; otherwise one query.
+
+        A no from that read may be out of date: on PostgreSQL a read that waited for the row
+        lock sees the row as the other transaction committed it, but its token subquery
+        still sees the data from before the wait.
+        """
+        if self._holds_tap_lock(client_token) and self.replayed_on is not None:
+            return self.replayed_on == self.pk
+        return self.events.filter(client_token=client_token).exists()
 
     def correction(self, data):
         """A correction's full data (adds the old value) and the event it amends.

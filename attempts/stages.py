@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import cached_property, lru_cache
 
 from attempts import flow
-from attempts.flow import Kind, Stage
+from attempts.flow import Stage
 from attempts.models import Attempt
 from checklists.models import (
     Contraindication,
@@ -60,19 +60,20 @@ class StageContent:
         return content
 
     def forget_reads(self):
-        """Drop what was read from the attempt's events, after a tap has added one."""
-        self.__dict__.pop("ticked", None)
-        self.__dict__.pop("tried", None)
+        """Drop what was worked out from the attempt's row, after a tap has changed it."""
         self.__dict__.pop("needle_advice", None)  # a weight correction changes it
 
-    @cached_property
+    @property
     def ticked(self):
-        """Steps ticked so far (one query, only on cards with checks)."""
-        return ticked_steps(self.attempt)
+        """Steps ticked so far, as the attempt's row projects them (no query)."""
+        return set(self.attempt.ticked_step_ids)
 
     @cached_property
     def tried(self):
-        """Earlier attempts of the episode at a site within 48 h (one query, site cards only)."""
+        """Earlier attempts of the episode at a site within 48 h (site cards only): one query,
+        none when the attempt's read found no other attempt with a site (`for_page`)."""
+        if getattr(self.attempt, "has_other_sited", True) is False:
+            return []
         return list(
             self.attempt.episode.attempts.exclude(pk=self.attempt.pk)
             .filter(site__isnull=False, started_at__gte=self.now - EARLIER_IO_WINDOW)
@@ -111,13 +112,7 @@ class StageContent:
         ]
 
     def troubleshooting_items(self):
-        return list(
-            TroubleshootingItem.objects.filter(
-                version_id=self.attempt.checklist_version_id
-            )
-            .prefetch_related("sources")
-            .order_by("position")
-        )
+        return list(troubleshooting_content(self.attempt.checklist_version))
 
 
 @dataclass(frozen=True)
@@ -216,16 +211,25 @@ def version_content(version):
     return _load_version_content(version.pk)
 
 
-def ticked_steps(attempt):
-    """Steps currently ticked: the latest STEP_CHECKED event per step says ticked or not."""
-    state = {}
-    for step_id, checked in (
-        attempt.events.filter(kind=Kind.STEP_CHECKED)
-        .order_by("pk")
-        .values_list("step_id", "data__checked")
-    ):
-        state[step_id] = bool(checked)
-    return {step_id for step_id, checked in state.items() if checked}
+def _load_troubleshooting(version_id):
+    return tuple(
+        TroubleshootingItem.objects.filter(version_id=version_id)
+        .prefetch_related("sources")
+        .order_by("position")
+    )
+
+
+@lru_cache(maxsize=16)
+def _frozen_troubleshooting(version_id):
+    return _load_troubleshooting(version_id)
+
+
+def troubleshooting_content(version):
+    """A version's troubleshooting items, kept apart from `version_content`: only a tap on
+    Troubleshoot needs them. Read once per process for a frozen version, like the cards."""
+    if version.is_frozen:
+        return _frozen_troubleshooting(version.pk)
+    return _load_troubleshooting(version.pk)
 
 
 def progress(attempt, shown):

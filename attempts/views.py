@@ -4,6 +4,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -30,6 +31,7 @@ from attempts.forms import (
     TransferForm,
     card_forms,
     tap_form,
+    tap_token,
 )
 from attempts.models import Attempt, AttemptEvent, Location, RecordAccess
 from attempts.stages import StageContent, progress
@@ -45,6 +47,38 @@ def _attempt_for(user, public_id):
     return get_object_or_404(
         Attempt.objects.for_page().visible_to(user), public_id=public_id
     )
+
+
+def _attempt_for_tap(request, public_id):
+    """The attempt a tap is for, locked, with the token's replay answer and what its card
+    shows, in one query; 404 for an attempt not at one of the user's locations."""
+    try:
+        return (
+            Attempt.objects.for_page()
+            .visible_to(request.user)
+            .locked_for_tap(public_id=public_id, client_token=tap_token(request.POST))
+        )
+    except Attempt.DoesNotExist:
+        raise Http404 from None
+
+
+def _record_tap(request, public_id, action):
+    """(attempt, content, form, recorded): the tap's form recorded on its attempt, which is
+    read once, locked, in one transaction with the record."""
+    try:
+        return _record_tap_once(request, public_id, action)
+    except IntegrityError:
+        # A retry racing its first try (sent while the first was still being saved) fails on
+        # the token's unique constraint; read again, the attempt answers it as a replay.
+        return _record_tap_once(request, public_id, action)
+
+
+def _record_tap_once(request, public_id, action):
+    with transaction.atomic():
+        attempt = _attempt_for_tap(request, public_id)
+        content = StageContent.load(attempt, now=timezone.now())
+        form = tap_form(action, request.POST, attempt=attempt, content=content)
+        return attempt, content, form, form.record(attempt, by=request.user)
 
 
 @require_GET
@@ -263,12 +297,10 @@ def attempt_record(request, public_id, action):
     attempt has moved past it, 422 with the message at the field if the input is bad."""
     if action not in TAP_ACTIONS:
         raise Http404
-    attempt = _attempt_for(request.user, public_id)
-    content = StageContent.load(attempt, now=timezone.now())
-    form = tap_form(action, request.POST, attempt=attempt, content=content)
+    attempt, content, form, recorded = _record_tap(request, public_id, action)
     is_troubleshooting = action.startswith("troubleshoot")
     partial = "troubleshooting" if is_troubleshooting else "stage"
-    if form.record(attempt, by=request.user):
+    if recorded:
         if not request.htmx:
             return redirect("attempts:attempt-detail", public_id=attempt.public_id)
         # The tap may have changed the ticks: read them again, not the whole content.
@@ -346,7 +378,7 @@ def board(request):
     """IO needles in place, due first: at the user's locations, or hospital-wide."""
     now = timezone.now()
     hospital_wide = request.GET.get("scope") == "all"
-    needles = Attempt.objects.on_board()
+    needles = Attempt.objects.on_board().with_users_locations(request.user)
     if not hospital_wide:
         needles = needles.visible_to(request.user)
     location = request.GET.get("location", "")
@@ -358,7 +390,6 @@ def board(request):
     # A filter, not a record: a value that is no location id shows the whole board.
     if location.isascii() and location.isdigit() and len(location) <= 9:
         needles = needles.filter(location_id=int(location))
-    mine = set(Location.objects.filter(staff=request.user).values_list("pk", flat=True))
     is_clinician = request.user.has_perm(CLINICIAN.permission)
     # Five hundred rows: reverse each action once and fill in the attempt's id.
     sentinel = "00000000-0000-0000-0000-000000000000"
@@ -377,7 +408,7 @@ def board(request):
                 "site": attempt.site_label,
                 "inserted": _short_time(attempt.inserted_at),
                 "due": _short_time(attempt.removal_due_at),
-                "can_act": is_clinician and attempt.location_id in mine,
+                "can_act": is_clinician and attempt.is_users_location,
                 "urls": {
                     name: url.replace(sentinel, public_id) for name, url in urls.items()
                 },

@@ -155,7 +155,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out account is refused before its password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the permissions with the user (no query per role check).
+    "accounts.backends.RoleBackend",
     # After axes' backend, so a PIN is throttled like a password.
     "accounts.backends.PinBackend",
 ]
@@ -237,6 +238,13 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+# In the database: one primary-key read per request, and the same session in every gunicorn
+# worker. Not signed cookies: logout, the idle lock and the hand-over must end or lock a
+# session on the server, and an old cookie replayed would bring back an unlocked session. Not
+# cached_db while CACHES is the default per-process LocMem: a worker's cached copy would still
+# show a session that another worker logged out or locked (worth it only with a cache the
+# workers share, such as Redis).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_SAMESITE = "Lax"
 # A shared tablet at the bay: a session ends after a shift, not after weeks. The idle lock saves
 # the session as the user taps, which slides the cookie's age: the session's absolute lifetime

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
-from attempts.stages import _frozen_version_content
+from attempts.stages import _frozen_troubleshooting, _frozen_version_content
 from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
@@ -108,8 +108,10 @@ def pytest_runtest_teardown(item, nextitem):
 def fresh_content_cache():
     """Each test starts with no published content cached (ids repeat between tests)."""
     _frozen_version_content.cache_clear()
+    _frozen_troubleshooting.cache_clear()
     yield
     _frozen_version_content.cache_clear()
+    _frozen_troubleshooting.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """The board of IO needles in place, the banner, removal, transfer and the label."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -250,3 +251,35 @@ def test_board_state_at_the_boundaries_as_the_clock_moves(
     assert f"</span> {words}</span>" in text
     for other in states - {words}:
         assert f"</span> {other}</span>" not in text
+
+
+def poll_url(page):
+    """The URL the board's table polls, as the page gives it to htmx."""
+    return re.search(r'id="board-table" data-hx-get="([^"]*)"', page).group(1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("placed", [False, True], ids=["anywhere", "placed tablet"])
+def test_board_poll_runs_three_queries(client, clinician, bay, ward, placed):
+    """The session, the user (with their permissions) and the needles with whether the user
+    works at each one's location."""
+    client.force_login(clinician)
+    if placed:
+        client.post(reverse("attempts:tablet"), {"place": bay.pk})
+    url = poll_url(client.get(BOARD).text).replace("&amp;", "&")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, headers={"HX-Request": "true"})
+    assert response.text.count(">Record removal<") == len(ward)
+    assert len(queries.captured_queries) == 3
+
+
+@pytest.mark.django_db
+def test_banner_poll_runs_three_queries(client, clinician, ward):
+    """The session, the user (with their permissions) and both counts in one query."""
+    client.force_login(clinician)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(
+            reverse("attempts:removal-banner"), headers={"HX-Request": "true"}
+        )
+    assert "1 IO needle overdue for removal · 1 due soon" in response.text
+    assert len(queries.captured_queries) == 3

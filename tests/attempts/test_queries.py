@@ -1,4 +1,5 @@
-"""Query counts of the attempt page and of each tap do not grow with the events recorded."""
+"""Query counts of the attempt page and of each tap: at their floor, and not growing with the
+events recorded."""
 
 import uuid
 
@@ -9,7 +10,17 @@ from django.urls import reverse
 
 from attempts.models import Attempt, AttemptEvent
 from tests.attempts.conftest import needle, site
-from tests.factories import EpisodeFactory
+from tests.factories import (
+    ClinicianFactory,
+    EpisodeFactory,
+    LocationFactory,
+    reference_version,
+)
+
+# A tap's floor: the session, the user (with their permissions), BEGIN (a SAVEPOINT inside a
+# test's own transaction), the attempt (locked, with the token's replay answer and what its
+# card shows), the event, the attempt's changed columns, COMMIT (RELEASE SAVEPOINT).
+TAP_QUERIES = 7
 
 FLOW = [
     ("indication", {}),
@@ -98,12 +109,71 @@ def test_attempt_page_reads_a_fixed_number_of_queries(
         client_token=uuid.uuid4(),
     )
     url = reverse("attempts:attempt-detail", args=[attempt.public_id])
-    # Session, user, permissions (2), the reference-content notice, the removal banner, the
-    # attempt, the access-log row, and (on the site card) the episode's earlier attempts; the
-    # first page of a published version also reads its steps, sites, contraindications and
-    # needles with their sources (2 each), once.
-    with django_assert_num_queries(9 + 8):
+    # Session, user (with their permissions), the reference-content notice, the removal
+    # banner, the attempt, the access-log row (the site card reads the episode's earlier
+    # attempts only when there are any: none here); the first page of a published version
+    # also reads its steps, sites, contraindications and needles with their sources (2 each),
+    # once.
+    with django_assert_num_queries(6 + 8):
         response = client.get(url)
     assert 'class="cite"' in response.text
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         client.get(url)
+
+
+@pytest.mark.django_db
+def test_every_tap_of_the_flow_runs_at_most_seven_queries(
+    client, clinician, bay, version
+):
+    client.force_login(clinician)
+    attempt = new_attempt(clinician, bay, version)
+    pad_with_events(attempt, 30)
+    client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    counts = run(client, attempt, version)
+    taps = {name: count for name, count in counts.items() if name.startswith("POST")}
+    assert len(taps) == len(FLOW)
+    assert taps == dict.fromkeys(taps, TAP_QUERIES)
+
+
+@pytest.mark.django_db
+def test_a_refused_tap_records_nothing_in_fewer_queries_than_a_recorded_one(
+    client, clinician, bay, version
+):
+    client.force_login(clinician)
+    attempt = new_attempt(clinician, bay, version)
+    client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+
+    def tap(action, **data):
+        url = reverse("attempts:attempt-record", args=[attempt.public_id, action])
+        payload = {"client_token": str(uuid.uuid4()), **data}
+        events = attempt.events.count()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(url, payload, headers={"HX-Request": "true"})
+        assert attempt.events.count() == events
+        return response.status_code, len(queries)
+
+    # A card the attempt has moved past: also asks whether the tap was recorded before.
+    assert tap("site", revision=attempt.revision + 1, side="left") == (409, 6)
+    # Input the card did not offer: the session, the user, the transaction and the attempt.
+    assert tap("indication", revision="not a number") == (422, 5)
+
+
+@pytest.mark.usefixtures("migrated_data")
+def test_a_tap_counts_its_begin_and_commit_outside_a_test_transaction(client):
+    """What a request in production runs: its own transaction, not a test's savepoint."""
+    version = reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    client.force_login(clinician)
+    attempt = new_attempt(clinician, bay, version)
+    client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "indication"])
+    payload = {"client_token": str(uuid.uuid4()), "revision": attempt.revision}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, payload, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    statements = [query["sql"].split()[0] for query in queries.captured_queries]
+    assert len(statements) == TAP_QUERIES
+    assert statements[2] == "BEGIN"
+    assert statements[-1] == "COMMIT"

@@ -243,3 +243,57 @@ def test_a_retry_of_a_card_tap_already_recorded_answers_with_the_current_card(
     assert (first.status_code, again.status_code) == (200, 200)
     assert attempt.events.count() == count
     assert b"Needle in bone" in again.content
+
+
+@pytest.mark.usefixtures("migrated_data")
+@pytest.mark.parametrize(
+    ("action", "kind"),
+    [
+        ("indication", Kind.INDICATION_CONFIRMED),
+        ("troubleshoot", Kind.TROUBLESHOOTING_OPENED),
+    ],
+)
+def test_the_same_tap_sent_twice_at_once_is_recorded_once(action, kind):
+    """A tablet's retry racing its first try. On PostgreSQL the later one waits for the row
+    lock; a card's tap is then stale and found recorded, any other fails on the token's
+    unique constraint and is read again as a replay."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.factories import LocationFactory, reference_version
+
+    version = reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    episode = EpisodeFactory(location=bay, created_by=clinician)
+    attempt = episode.start_attempt(
+        by=clinician, version=version, client_token=uuid.uuid4()
+    )
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, action])
+    tap = {"client_token": str(uuid.uuid4()), "revision": attempt.revision}
+    clients = [Client(), Client()]
+    for client in clients:
+        client.force_login(clinician)
+    barrier = threading.Barrier(len(clients))
+    answers = []
+
+    def send(client):
+        try:
+            barrier.wait(timeout=10)
+            answers.append(
+                client.post(url, tap, headers={"HX-Request": "true"}).status_code
+            )
+        except Exception as error:  # any other failure shows in the assertion below
+            answers.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert answers == [200, 200]
+    assert attempt.events.filter(kind=kind).count() == 1

@@ -573,12 +573,13 @@ def queries_for(client, address):
     return len(queries)
 
 
-# Session, user, the user's permissions (two), the ids, the rows, the audit row.
-LIST_CSV_QUERIES = 7
+# Session, user (with their permissions), the ids, the rows, the audit row.
+LIST_CSV_QUERIES = 5
 # The same, with the four queries of the words (steps, needles, locations, sites).
-EVENTS_CSV_QUERIES = 11
-# Session, user, permissions (two), the attempts, their outcome and removal events, the audit.
-LIST_FHIR_QUERIES = 7
+EVENTS_CSV_QUERIES = 9
+# Session, user (with their permissions), the attempts, their outcome and removal events, the
+# audit.
+LIST_FHIR_QUERIES = 5
 
 
 @pytest.mark.django_db
