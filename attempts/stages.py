@@ -57,6 +57,15 @@ class StageContent:
         content.sites = [site for site in frozen.sites if site.serves(population)]
         content.contraindications = frozen.contraindications
         content.needles = frozen.needles
+        # The attempt's site and needle are the version's own: no query for them.
+        for name, items in (("site", frozen.sites), ("needle", frozen.needles)):
+            chosen = getattr(attempt, f"{name}_id")
+            if chosen is not None and not Attempt._meta.get_field(name).is_cached(
+                attempt
+            ):
+                found = next((item for item in items if item.pk == chosen), None)
+                if found is not None:
+                    setattr(attempt, name, found)
         return content
 
     def forget_reads(self):

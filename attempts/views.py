@@ -53,10 +53,8 @@ def _attempt_for_tap(request, public_id):
     """The attempt a tap is for, locked, with the token's replay answer and what its card
     shows, in one query; 404 for an attempt not at one of the user's locations."""
     try:
-        return (
-            Attempt.objects.for_page()
-            .visible_to(request.user)
-            .locked_for_tap(public_id=public_id, client_token=tap_token(request.POST))
+        return Attempt.objects.for_tap(request.user).locked_for_tap(
+            public_id=public_id, client_token=tap_token(request.POST)
         )
     except Attempt.DoesNotExist:
         raise Http404 from None
