@@ -201,6 +201,7 @@ def test_a_tap_after_the_session_expired_is_kept_through_the_login_and_sent_afte
     log_in(page, clinician.username, PASSWORD)
     url = f"{live_server.url}/bay/attempts/{attempt.public_id}/"
     page.goto(url)
+    cards_ready(page)
     Session.objects.all().delete()  # the session ends while the card is on screen
 
     page.get_by_role("button", name="All confirmed — continue").click()
