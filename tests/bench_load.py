@@ -75,7 +75,11 @@ TAP_EVENT = {
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ROUTES = (
     ("POST", re.compile(rf"^/bay/attempts/(new|{UUID}/taps/[a-z-]+)/$"), "tap"),
-    ("GET", re.compile(rf"^/bay/attempts/(new|{UUID})/$"), "page GET"),
+    (
+        "GET",
+        re.compile(rf"^/bay/attempts/(new|{UUID}|{UUID}/offline-cards)/$"),
+        "page GET",
+    ),
     ("GET", re.compile(r"^/accounts/login/$"), "page GET"),
     ("GET", re.compile(r"^/bay/needles/$"), "board poll"),
     ("GET", re.compile(r"^/bay/needles/banner/$"), "banner poll"),

@@ -190,6 +190,14 @@ class Tablet(HttpUser):
         if page.status_code != 200:
             return
         card = page.content
+        # The page then loads the cards it draws ahead for a network drop (htmx, on load).
+        if b"/offline-cards/" in card:
+            self.client.get(
+                f"/bay/attempts/{public_id}/offline-cards/",
+                headers=HTMX,
+                name="offline cards",
+                context={"kind": "page GET", "attempt": public_id},
+            )
         for action, data in TAPS:
             self.pause()
             with self.client.post(
