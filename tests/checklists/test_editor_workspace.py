@@ -119,10 +119,14 @@ def test_errors_are_listed_at_the_top_with_a_link_to_each_field(client, author, 
 
 @pytest.mark.django_db
 def test_needle_sizes_can_swap_positions_in_one_save(client, author, draft):
-    from tests.factories import NeedleSizeFactory
+    from tests.factories import NeedleSizeFactory, free_position
 
     NeedleSizeFactory(
-        version=draft, slug="pink", min_weight_kg=3, max_weight_kg=39, position=99
+        version=draft,
+        slug="pink",
+        min_weight_kg=3,
+        max_weight_kg=39,
+        position=free_position(draft.needle_sizes),
     )
     first, second = draft.needle_sizes.order_by("position")
     client.force_login(author)
