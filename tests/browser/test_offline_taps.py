@@ -32,15 +32,22 @@ OFFLINE_TAPS = [Kind.STAGE_COMPLETED, Kind.NEEDLE_IN_BONE, Kind.PLACEMENT_CONFIR
 
 
 @pytest.fixture
-def at_preparation(db):
+def at_indication(db):
+    """A new adult attempt (72 kg) at a bay, and the clinician who started it."""
     version = reference_version()
     bay = LocationFactory()
     clinician = ClinicianFactory()
     bay.staff.add(clinician)
-    episode = EpisodeFactory(location=bay, created_by=clinician)
+    episode = EpisodeFactory(location=bay, created_by=clinician, weight_kg=72)
     attempt = episode.start_attempt(
         by=clinician, version=version, client_token=uuid.uuid4()
     )
+    return attempt, clinician
+
+
+@pytest.fixture
+def at_preparation(at_indication):
+    attempt, clinician = at_indication
     return walk(attempt, to=flow.Stage.PREPARATION), clinician
 
 
@@ -272,18 +279,11 @@ def test_logging_out_forgets_the_pages_kept_for_a_reload(
 
 
 def test_from_the_indication_the_whole_way_to_confirmation_offline(
-    page, live_server, log_in, page_problems, assert_accessible
+    page, live_server, log_in, page_problems, assert_accessible, at_indication
 ):
     """No card waits for the network: another site, its screen, the suggested needle."""
     page_problems.expect(*OFFLINE_NOISE)
-    version = reference_version()
-    bay = LocationFactory()
-    clinician = ClinicianFactory()
-    bay.staff.add(clinician)
-    episode = EpisodeFactory(location=bay, created_by=clinician, weight_kg=72)
-    attempt = episode.start_attempt(
-        by=clinician, version=version, client_token=uuid.uuid4()
-    )
+    attempt, clinician = at_indication
     log_in(page, clinician.username, PASSWORD)
     page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
     cards_ready(page)
