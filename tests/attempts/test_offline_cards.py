@@ -14,6 +14,7 @@ from django.urls import reverse
 from attempts import flow
 from attempts.models import AttemptEvent
 from tests.attempts.conftest import site
+from tests.attempts.test_queries import pad_with_events
 from tests.factories import EpisodeFactory, walk
 
 Stage = flow.Stage
@@ -157,14 +158,7 @@ def test_drawing_them_reads_a_fixed_number_of_queries(client, attempt):
     cards_ahead(client, attempt)  # the version's content, read once per process
     with CaptureQueriesContext(connection) as few:
         cards_ahead(client, attempt)
-    for _ in range(20):
-        AttemptEvent.objects.create(
-            attempt=attempt,
-            kind=AttemptEvent.Kind.TROUBLESHOOTING_OPENED,
-            recorded_by=attempt.operator,
-            client_token=uuid.uuid4(),
-            data={"stage": attempt.stage},
-        )
+    pad_with_events(attempt, 20)
     with CaptureQueriesContext(connection) as many:
         cards_ahead(client, attempt)
     assert len(many.captured_queries) == len(few.captured_queries)

@@ -65,6 +65,13 @@ def cards_ready(page):
     expect(page.locator("#offline-cards[data-offline-ready]")).to_be_attached()
 
 
+def open_attempt(page, live_server, log_in, attempt, clinician):
+    """Signed in as `clinician`, the attempt's page with its cards drawn ahead."""
+    log_in(page, clinician.username, PASSWORD)
+    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
+    cards_ready(page)
+
+
 def queue_count(page):
     return page.locator("[data-queue-count]")
 
@@ -74,9 +81,7 @@ def test_taps_kept_offline_are_recorded_once_in_order_at_the_tablets_time(
 ):
     page_problems.expect(*OFFLINE_NOISE)
     attempt, clinician = at_preparation
-    log_in(page, clinician.username, PASSWORD)
-    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
-    cards_ready(page)
+    open_attempt(page, live_server, log_in, attempt, clinician)
     expect(page.get_by_role("heading", name="Preparation")).to_be_visible()
 
     page.context.set_offline(True)
@@ -117,9 +122,7 @@ def test_a_double_tap_offline_is_one_event(
 ):
     page_problems.expect(*OFFLINE_NOISE)
     attempt, clinician = at_preparation
-    log_in(page, clinician.username, PASSWORD)
-    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
-    cards_ready(page)
+    open_attempt(page, live_server, log_in, attempt, clinician)
     page.context.set_offline(True)
     # The same form submitted twice before the card moves on: one token, one tap.
     page.evaluate(
@@ -175,9 +178,7 @@ def test_a_tap_the_server_refuses_on_replay_is_listed_with_the_reason(
 ):
     page_problems.expect(*OFFLINE_NOISE, "status of 409")
     attempt, clinician = at_preparation
-    log_in(page, clinician.username, PASSWORD)
-    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
-    cards_ready(page)
+    open_attempt(page, live_server, log_in, attempt, clinician)
     page.context.set_offline(True)
     page.get_by_role("button", name="All confirmed — continue").click()
     expect(queue_count(page)).to_have_text("1")
@@ -284,9 +285,7 @@ def test_from_the_indication_the_whole_way_to_confirmation_offline(
     """No card waits for the network: another site, its screen, the suggested needle."""
     page_problems.expect(*OFFLINE_NOISE)
     attempt, clinician = at_indication
-    log_in(page, clinician.username, PASSWORD)
-    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
-    cards_ready(page)
+    open_attempt(page, live_server, log_in, attempt, clinician)
 
     page.context.set_offline(True)
     page.get_by_role("button", name="Indication met — continue").click()
@@ -352,9 +351,7 @@ def test_an_attempt_can_be_stopped_offline(
 ):
     page_problems.expect(*OFFLINE_NOISE)
     attempt, clinician = at_preparation
-    log_in(page, clinician.username, PASSWORD)
-    page.goto(f"{live_server.url}/bay/attempts/{attempt.public_id}/")
-    cards_ready(page)
+    open_attempt(page, live_server, log_in, attempt, clinician)
 
     page.context.set_offline(True)
     page.get_by_role("button", name="Stop attempt").click()
