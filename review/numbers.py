@@ -11,7 +11,6 @@ q, p = (n - 1)·q and the quantile is v[⌊p⌋] + (v[⌈p⌉] - v[⌊p⌋])·(p
 the values and returns only the rows at ⌊p⌋ and ⌈p⌉ (`quantiles`).
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
@@ -19,11 +18,14 @@ from math import ceil, floor
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.fields import ArrayField
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
+    Aggregate,
     Case,
     Count,
+    DurationField,
     Exists,
     F,
     FilteredRelation,
@@ -42,7 +44,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.roles import SUPERVISOR, role_required
-from attempts.models import Attempt, AttemptEvent, Episode, Location, RecordAccess
+from attempts.models import Attempt, AttemptEvent, Location, RecordAccess
 from checklists.models import (
     ChecklistVersion,
     Contraindication,
@@ -170,47 +172,116 @@ def interpolate(values, count, fraction):
     return round(low + (high - low) * float(p - floor(p)), 3)
 
 
-def quantiles(queryset, series, counts, *, by=None):
+class PercentileCont(Aggregate):
+    """PostgreSQL's `percentile_cont(fractions) WITHIN GROUP (ORDER BY expression)`: the
+    quantiles at `fractions`, as an array, by the module's definition (linear interpolation
+    between closest ranks); nulls are left out."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fractions)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, fractions, **extra):
+        # Floats from this module's constants, written into the SQL: never user input.
+        self.fractions = "ARRAY[{}]::float8[]".format(
+            ", ".join(repr(float(fraction)) for fraction in fractions)
+        )
+        super().__init__(expression, output_field=ArrayField(DurationField()), **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, fractions=self.fractions, **extra_context
+        )
+
+
+def percentiles(series):
+    """The aggregates that read `series` {name: (duration field, fractions)} in the query that
+    computes them, where the database has `percentile_cont` (PostgreSQL: one sort per series,
+    no rows sent back); {} elsewhere, where `quantiles` ranks the rows itself."""
+    if connection.vendor != "postgresql":
+        return {}
+    return {
+        f"{name}_quantiles": PercentileCont(column, fractions)
+        for name, (column, fractions) in series.items()
+    }
+
+
+def quantiles(queryset, series, counts, *, by=None, read=None):
     """{name: {group: Spread}} for each `series` {name: (duration field, fractions)}.
 
     `counts` {name: {group: n}} holds how many values are not null per group (`by`; the group
-    is None without it), as an aggregate already read them: the positions each fraction needs
-    follow from n (see the module docstring). One query, a UNION ALL of one narrow list per
-    series: its values that are not null, numbered in order by the database (one window over
-    one stored column), of which only the rows at those positions come back.
+    is None without it), as an aggregate already read them. On PostgreSQL the `percentiles`
+    aggregates compute them: `read`, the row of a query that included them (without `by`),
+    or one query grouped by `by`. Elsewhere `_ranked` does.
+    """
+    aggregates = percentiles(series)
+    if not aggregates:
+        return _ranked(queryset, series, counts, by=by)
+    if read is not None:
+        rows = {None: read}
+    else:
+        rows = {
+            row[by] if by else None: row
+            for row in queryset.order_by()
+            .values(*([by] if by else []))
+            .annotate(**aggregates)
+        }
+    return {
+        name: {
+            key: Spread(
+                count,
+                {
+                    q: round(seconds(value), 3)
+                    for q, value in zip(
+                        fractions, rows[key][f"{name}_quantiles"], strict=True
+                    )
+                },
+            )
+            for key, count in counts[name].items()
+            if count
+        }
+        for name, (_, fractions) in series.items()
+    }
+
+
+def _ranked(queryset, series, counts, *, by=None):
+    """`quantiles` where the database has no `percentile_cont` (SQLite): the positions each
+    fraction needs follow from n (see the module docstring). One query, one pass over the
+    rows: each series numbered in its own order by the database (one window per stored
+    column, nulls last, so that its n values are ranks 1 … n), of which only the rows at
+    those positions come back.
     """
     partition = [F(by)] if by else []
     group = [by] if by else []
-    parts = []
-    for index, (name, (column, fractions)) in enumerate(series.items()):
-        wanted = Q()
+    names, ranks, wanted = [], {}, Q()
+    for name, (column, fractions) in series.items():
+        rank = f"rank_{len(names)}"
         for key, count in counts[name].items():
             if count:
-                ranks = {i + 1 for q in fractions for i in positions(count, q)}
-                wanted |= Q(rank__in=sorted(ranks), **({by: key} if by else {}))
-        if not wanted:
-            continue
-        parts.append(
-            queryset.order_by()
-            .filter(**{f"{column}__isnull": False})
-            .annotate(
-                rank=Window(
-                    RowNumber(), partition_by=partition, order_by=F(column).asc()
-                )
-            )
-            .filter(wanted)
-            .values_list(
-                Value(index, output_field=IntegerField()), *group, column, "rank"
-            )
+                needed = sorted({i + 1 for q in fractions for i in positions(count, q)})
+                wanted |= Q(**{f"{rank}__in": needed}, **({by: key} if by else {}))
+        names.append(name)
+        ranks[rank] = Window(
+            RowNumber(),
+            partition_by=partition,
+            order_by=F(column).asc(nulls_last=True),
         )
-    names = list(series)
     found = {name: {} for name in names}
-    # The union's own order is the model's default unless cleared.
-    rows = parts[0].union(*parts[1:], all=True).order_by() if parts else ()
-    for index, *key, value, rank in rows:
-        found[names[index]].setdefault(key[0] if by else None, {})[rank - 1] = seconds(
-            value
+    if wanted:
+        columns = [column for column, _ in series.values()]
+        rows = (
+            queryset.order_by()
+            .annotate(**ranks)
+            .filter(wanted)
+            .values_list(*group, *columns, *ranks)
         )
+        for row in rows:
+            key = row[0] if by else None
+            values = row[len(group) : len(group) + len(names)]
+            for name, value, rank in zip(
+                names, values, row[-len(names) :], strict=True
+            ):
+                if rank <= counts[name].get(key, 0):
+                    found[name].setdefault(key, {})[rank - 1] = seconds(value)
     return {
         name: {
             key: Spread(
@@ -313,20 +384,6 @@ def _tallies():
     }
 
 
-def ticked(text):
-    """The attempt's complications include `text`: JSON containment where the database has
-    it (PostgreSQL), else the text as it reads inside the stored JSON list."""
-    if connection.features.supports_json_field_contains:
-        return Q(complications__contains=[text])
-    return Q(complications__icontains=_in_json_list(text))
-
-
-def _in_json_list(text):
-    """`text` as it reads inside the JSON list the database returns: quoted, so that one
-    complication never matches inside another; SQLite keeps the stored \\u escapes."""
-    return json.dumps(text, ensure_ascii=connection.vendor == "sqlite")
-
-
 @dataclass
 class Numbers:
     """The unit's figures for attempts started in a period at a location."""
@@ -425,9 +482,10 @@ def unit_numbers(*, start, end, location=None, now):
     whole (no query per row, none over the events: confirmation, the durations and the
     complications found at removal are projected on the attempt), and four small reads:
     1. the complication checks any version offered at removal (a few rows);
-    2. the attempts counted per version, site, needle and minute to needle in bone, with the
-       complications by kind (a few dozen rows, which add up to the counts, including how
-       many values each quantile reads);
+    2. the attempts counted per version, site, needle, minute to needle in bone and list of
+       complications ticked at removal (a few dozen rows, which add up to the counts,
+       including how many values each quantile reads; each kind is counted from the few
+       distinct lists, so that no row is searched once per kind);
     3. the names of those sites and needles (a few rows);
     4. their episodes and how many had a successful attempt 1;
     5. the quantiles of time to needle in bone, to confirmation and of dwell;
@@ -454,7 +512,7 @@ def unit_numbers(*, start, end, location=None, now):
     groups = list(
         attempts.order_by()
         .annotate(minute=to_bone_minute())
-        .values("checklist_version", "site", "needle", "minute")
+        .values("checklist_version", "site", "needle", "minute", "complications")
         .annotate(
             **_tallies(),
             removed=Count("removed_at"),
@@ -462,31 +520,43 @@ def unit_numbers(*, start, end, location=None, now):
             # How many values each quantile reads.
             **{f"{name}_n": Count(name) for name in DURATIONS},
             other=Count("pk", filter=~Q(other_complication="")),
-            **{name: Count("pk", filter=ticked(text)) for text, name in kinds.items()},
         )
     )
     counted = ("n", "finished", "successes", "removed", "removed_in_time", "other")
     totals = {
         name: sum(group[name] for group in groups)
-        for name in (*counted, *(f"{name}_n" for name in DURATIONS), *kinds.values())
+        for name in (*counted, *(f"{name}_n" for name in DURATIONS))
     }
+    for text, name in kinds.items():
+        totals[name] = sum(
+            group["n"] for group in groups if text in (group["complications"] or ())
+        )
     # The kinds the versions of these attempts offered, in the order they were offered.
     versions = {group["checklist_version"] for group in groups}
     texts = [text for text in offered if offered[text] & versions]
-    first = FilteredRelation("attempts", condition=Q(attempts__number=1))
-    totals |= (
-        Episode.objects.filter(pk__in=attempts.values("episode"))
+    series = {name: (name, fractions) for name, fractions in DURATIONS.items()}
+    # Attempt 1 of the attempt's episode, whenever it started.
+    first = FilteredRelation(
+        "episode__attempts", condition=Q(episode__attempts__number=1)
+    )
+    summary = (
+        attempts.order_by()
         .annotate(first=first)
         .aggregate(
-            episodes=Count("pk"),
-            # Attempt 1 of the episode, whenever it started.
-            first_successes=Count("pk", filter=Q(first__outcome=Outcome.SUCCESS)),
+            episodes=Count("episode", distinct=True),
+            first_successes=Count(
+                "episode", distinct=True, filter=Q(first__outcome=Outcome.SUCCESS)
+            ),
+            # Where the database computes quantiles, in the same pass.
+            **percentiles(series),
         )
     )
+    totals |= summary
     spreads = quantiles(
         attempts,
-        {name: (name, fractions) for name, fractions in DURATIONS.items()},
+        series,
         {name: {None: totals[f"{name}_n"]} for name in DURATIONS},
+        read=summary,
     )
     overdue = Attempt.objects.in_place().filter(removal_due_at__lt=now)
     if location is not None:
