@@ -44,6 +44,7 @@ class StageContent:
     sites: list = field(default_factory=list)
     contraindications: list = field(default_factory=list)
     needles: list = field(default_factory=list)
+    blocks: dict = field(default_factory=dict)  # the version's drawn blocks (bay.why)
     now: object = None
 
     @classmethod
@@ -57,6 +58,7 @@ class StageContent:
         content.sites = [site for site in frozen.sites if site.serves(population)]
         content.contraindications = frozen.contraindications
         content.needles = frozen.needles
+        content.blocks = frozen.blocks
         # The attempt's site and needle are the version's own: no query for them.
         for name, items in (("site", frozen.sites), ("needle", frozen.needles)):
             chosen = getattr(attempt, f"{name}_id")
@@ -180,12 +182,14 @@ class NeedleAdvice:
 
 @dataclass(frozen=True)
 class VersionContent:
-    """The items of one checklist version that the bay shows."""
+    """The items of one checklist version that the bay shows, and the blocks drawn from them
+    alone (`attempts.templatetags.bay.why`), which live exactly as long as the items do."""
 
     steps: tuple
     sites: tuple
     contraindications: tuple
     needles: tuple
+    blocks: dict = field(default_factory=dict, compare=False)
 
 
 def _load_version_content(version_id):

@@ -4,11 +4,45 @@ from django import template
 
 register = template.Library()
 
+WHY_TEMPLATE = "includes/why.html"
+
 
 @register.simple_tag
 def client_token():
     """A fresh token for one recording form: a double tap or a retry sends the same one."""
     return str(uuid.uuid4())
+
+
+@register.simple_tag(takes_context=True)
+def why(context, content, item, template_name=WHY_TEMPLATE, **values):
+    """`item`'s "Why / source" block (or another block drawn from the item alone), drawn once
+    per item and kept in `content.blocks`.
+
+    Those are the blocks of the item's own version (`attempts.stages.StageContent`): a published
+    version's, kept for the process with its items, which never change; a draft's, new at every
+    read. The block sees only the item, `values` and the reference page's address, never the
+    request, the user or the attempt: `template_name` is rendered on its own, escaped by the
+    template as usual.
+    """
+    base = context.get("reference_url", "")
+    key = (
+        template_name,
+        item._meta.label,
+        item.pk,
+        base,
+        tuple(sorted(values.items())),
+    )
+    html = content.blocks.get(key)
+    if html is None:
+        block = context.template.engine.get_template(template_name)
+        html = block.render(
+            template.Context(
+                {"item": item, "reference_url": base, **values},
+                autoescape=context.autoescape,
+            )
+        )
+        content.blocks[key] = html
+    return html
 
 
 @register.filter
