@@ -1,6 +1,8 @@
 import uuid
 
 from django import template
+from django.template.defaulttags import CsrfTokenNode
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -11,6 +13,27 @@ WHY_TEMPLATE = "includes/why.html"
 def client_token():
     """A fresh token for one recording form: a double tap or a retry sends the same one."""
     return str(uuid.uuid4())
+
+
+@register.simple_tag(takes_context=True)
+def tap_fields(context):
+    """Every recording form's hidden fields: CSRF, a fresh client_token (a retry sends the same
+    one) and the revision of the card it was drawn on (a tap from an out-of-date card is
+    refused, 409). A tag, not an include: a card has up to seventeen forms."""
+    attempt = context.get("attempt")
+    revision = (
+        format_html(
+            '<input type="hidden" name="revision" value="{}">', attempt.revision
+        )
+        if attempt
+        else ""
+    )
+    return format_html(
+        '{}<input type="hidden" name="client_token" value="{}">{}',
+        CsrfTokenNode().render(context),
+        client_token(),
+        revision,
+    )
 
 
 @register.simple_tag(takes_context=True)
