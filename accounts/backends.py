@@ -7,6 +7,8 @@ password: axes refuses a locked-out username before this backend runs, and Djang
 for that username.
 """
 
+from functools import cache
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.contrib.auth.hashers import make_password
@@ -57,22 +59,26 @@ class RoleBackend(ModelBackend):
         return user if user is not None and self.user_can_authenticate(user) else None
 
 
+@cache
+def _users_with_permission_names():
+    """The users, each with their own and their groups' permission names: built once per
+    process (building its two subqueries cost more than running them); each request filters a
+    clone of it, so what it reads is read at every request."""
+    return get_user_model()._default_manager.annotate(
+        own_permission_names=_names(
+            Permission.objects.filter(user=OuterRef("pk")), "user"
+        ),
+        group_permission_names=_names(
+            Permission.objects.filter(group__user=OuterRef("pk")), "group__user"
+        ),
+    )
+
+
 def user_with_permissions(user_id):
     """The user with this id, with the permission names ModelBackend would read on the first
     `has_perm`, in one query; None if there is no such user."""
-    user = (
-        get_user_model()
-        ._default_manager.annotate(
-            own_permission_names=_names(
-                Permission.objects.filter(user=OuterRef("pk")), "user"
-            ),
-            group_permission_names=_names(
-                Permission.objects.filter(group__user=OuterRef("pk")), "group__user"
-            ),
-        )
-        .filter(pk=user_id)
-        .first()
-    )
+    # [:1] rather than first(): the id is unique, and an ORDER BY would cost a sort to plan.
+    user = next(iter(_users_with_permission_names().filter(pk=user_id)[:1]), None)
     # A superuser holds every permission: read only if asked.
     if user is not None and not user.is_superuser:
         user._user_perm_cache = _split(user.own_permission_names)

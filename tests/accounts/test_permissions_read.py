@@ -86,3 +86,19 @@ def test_inactive_user_is_signed_out(client, clinician):
     response = client.get(HOME)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_session_of_a_deleted_user_reads_no_user(client, clinician):
+    client.force_login(clinician)
+    clinician.delete()
+    response = client.get(HOME)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_two_users_read_each_their_own_roles(client, clinician):
+    other = UserFactory()
+    client.force_login(other)
+    assert client.get(HOME).status_code == 403
+    client.force_login(clinician)
+    assert client.get(HOME).status_code == 200
