@@ -14,6 +14,7 @@ the values and returns only the rows at ⌊p⌋ and ⌈p⌉ (`quantiles`).
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
+from itertools import chain
 from math import ceil, floor
 
 from django import forms
@@ -45,13 +46,12 @@ from django.views.decorators.http import require_GET
 
 from accounts.roles import SUPERVISOR, role_required
 from attempts.models import Attempt, AttemptEvent, Location, RecordAccess
+from attempts.stages import troubleshooting_content, version_content
 from checklists.models import (
     ChecklistVersion,
-    Contraindication,
     NeedleSize,
     Site,
     Step,
-    TroubleshootingItem,
 )
 from review.csvstream import streamed
 from review.models import SignOff
@@ -641,25 +641,22 @@ class Reference:
 def literature():
     """({figure: [Reference]}, [(key, citation)] for keys the published checklist does not cite).
 
-    One query: a key cited by a published version has an anchor on the reference page.
+    A key cited by a published version has an anchor on the reference page: one query for the
+    published versions, whose items (and the sources they cite) the bay reads once per process
+    (`attempts.stages.version_content`).
     """
     keys = {key for refs in LITERATURE.values() for _, key in refs}
-    parts = [
-        model.sources.through.objects.filter(
-            **{
-                f"{name}__version__status": ChecklistVersion.Status.PUBLISHED,
-                "source__key__in": keys,
-            }
-        ).values_list("source__key", flat=True)
-        for model, name in (
-            (Step, "step"),
-            (Site, "site"),
-            (Contraindication, "contraindication"),
-            (NeedleSize, "needlesize"),
-            (TroubleshootingItem, "troubleshootingitem"),
-        )
-    ]
-    cited = set(parts[0].union(*parts[1:]))
+    cited = set()
+    for version in ChecklistVersion.objects.published():
+        content = version_content(version)
+        for item in chain(
+            content.steps,
+            content.sites,
+            content.contraindications,
+            content.needles,
+            troubleshooting_content(version),
+        ):
+            cited.update(source.key for source in item.sources.all())
     page = reverse("checklists:reference")
     figures = {
         figure: [
