@@ -191,6 +191,16 @@ class VersionContent:
     needles: tuple
     blocks: dict = field(default_factory=dict, compare=False)
 
+    @cached_property
+    def source_keys(self):
+        """The keys of the sources these items cite (kept with them, like `blocks`)."""
+        return frozenset(
+            source.key
+            for items in (self.steps, self.sites, self.contraindications, self.needles)
+            for item in items
+            for source in item.sources.all()
+        )
+
 
 def _load_version_content(version_id):
     steps = (

@@ -14,7 +14,6 @@ the values and returns only the rows at ⌊p⌋ and ⌈p⌉ (`quantiles`).
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
-from itertools import chain
 from math import ceil, floor
 
 from django import forms
@@ -648,14 +647,8 @@ def literature():
     keys = {key for refs in LITERATURE.values() for _, key in refs}
     cited = set()
     for version in ChecklistVersion.objects.published():
-        content = version_content(version)
-        for item in chain(
-            content.steps,
-            content.sites,
-            content.contraindications,
-            content.needles,
-            troubleshooting_content(version),
-        ):
+        cited |= version_content(version).source_keys
+        for item in troubleshooting_content(version):
             cited.update(source.key for source in item.sources.all())
     page = reverse("checklists:reference")
     figures = {
