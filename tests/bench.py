@@ -957,7 +957,9 @@ def settle_statistics():
 
 
 def time_page(client, url, requests, what):
-    """(times in ms, SQL queries, body) of GET `url`; one untimed request counts the queries."""
+    """(times in ms, SQL queries, body) of GET `url`; one untimed request counts the queries,
+    after another that warms the process (the first reads the published content, once)."""
+    expect(client.get(url), 200, what)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     sql = len(queries)
