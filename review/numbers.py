@@ -7,8 +7,10 @@ attempts there are.
 Quantiles (medians, quartiles, the longest dwell) have ONE definition, the same on SQLite and
 PostgreSQL: linear interpolation between closest ranks, as numpy's default and Python's
 `statistics.quantiles(method="inclusive")`. For n values ordered v[0] … v[n-1] and a fraction
-q, p = (n - 1)·q and the quantile is v[⌊p⌋] + (v[⌈p⌉] - v[⌊p⌋])·(p - ⌊p⌋). The database orders
-the values and returns only the rows at ⌊p⌋ and ⌈p⌉ (`quantiles`).
+q, p = (n - 1)·q and the quantile is v[⌊p⌋] + (v[⌈p⌉] - v[⌊p⌋])·(p - ⌊p⌋). PostgreSQL computes
+exactly that with its `percentile_cont` (`PercentileCont`); on SQLite the database orders the
+values and returns only the rows at ⌊p⌋ and ⌈p⌉ (`quantiles`). The tests check both against
+Python's `statistics.quantiles` on each database.
 """
 
 from dataclasses import dataclass, field
