@@ -479,17 +479,19 @@ def unit_numbers(*, start, end, location=None, now):
     location of their episode, i.e. where the attempt was made; overdue needles are counted
     where they are now.
 
-    Three passes over the attempts, whatever their number, each planned by the database as a
-    whole (no query per row, none over the events: confirmation, the durations and the
-    complications found at removal are projected on the attempt), and four small reads:
+    Passes over the attempts (two on PostgreSQL, three on SQLite), whatever their number, each
+    planned by the database as a whole (no query per row, none over the events: confirmation,
+    the durations and the complications found at removal are projected on the attempt), and
+    small reads:
     1. the complication checks any version offered at removal (a few rows);
     2. the attempts counted per version, site, needle, minute to needle in bone and list of
        complications ticked at removal (a few dozen rows, which add up to the counts,
        including how many values each quantile reads; each kind is counted from the few
        distinct lists, so that no row is searched once per kind);
     3. the names of those sites and needles (a few rows);
-    4. their episodes and how many had a successful attempt 1;
-    5. the quantiles of time to needle in bone, to confirmation and of dwell;
+    4. their episodes and how many had a successful attempt 1, and on PostgreSQL in the same
+       pass the quantiles of time to needle in bone, to confirmation and of dwell;
+    5. on SQLite, those quantiles (`quantiles`: one ranked pass);
     6. the needles overdue now.
     """
     attempts = Attempt.objects.filter(started_at__gte=start, started_at__lt=end)
