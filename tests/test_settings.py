@@ -73,3 +73,23 @@ def test_production_defaults_are_secure():
         "Lax",
         "django.core.mail.backends.smtp.EmailBackend",
     ], result.stderr
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler():
+    """PgBouncer in transaction mode (before 1.21) cannot keep prepared statements."""
+    code = (
+        "from django.conf import settings; "
+        "options = settings.DATABASES['default']['OPTIONS']; "
+        "print(options.get('server_side_binding'), options.get('prepare_threshold'))"
+    )
+    postgres = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://io@db.example/io"}
+    default = manage("shell", "--no-imports", "-c", code, env=postgres)
+    assert default.stdout.split() == ["True", "5"], default.stderr
+    off = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        env={**postgres, "DJANGO_DB_PREPARED_STATEMENTS": "0"},
+    )
+    assert off.stdout.split() == ["None", "None"], off.stderr
