@@ -146,6 +146,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # fail at once instead of waiting: concurrent-tablet tests must see real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # HTML that depends on the code alone, such as an unbound form's fields ({% cache %} in the
+    # attempt page): drawn once per process. Always in the process, never a shared cache, which
+    # would go on serving the previous release's drawing after a deploy.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fragments",
+        "TIMEOUT": None,
+    },
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # A checklist version is saved from one admin page with every item inline (~1,000 fields).
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000

@@ -292,6 +292,26 @@ def test_after_a_refused_correction_the_form_keeps_the_choice(tap, attempt):
 
 
 @pytest.mark.django_db
+def test_removal_time_is_offered_for_correction_only_once_the_needle_is_out(
+    client, needle
+):
+    """The unbound correction form is drawn once per process for each kind of card: an
+    attempt's card never shows another's choices."""
+    second = needle_in_place(location=needle.location, version=reference_version())
+    removal = reverse("attempts:attempt-removal", args=[second.public_id])
+    client.post(removal, {"client_token": str(uuid.uuid4()), "condition": "Clean"})
+
+    removal_choice = '<option value="removed_at">'
+    for _ in range(2):
+        assert removal_choice not in page(client, needle).text
+        removed = page(client, second).text
+        assert removal_choice in removed
+        _, attributes, _ = read_field(removed, "correction-removed_at")
+        assert attributes.get("type") == "datetime-local"
+        assert "value" not in attributes
+
+
+@pytest.mark.django_db
 def test_a_correction_points_at_the_event_it_amends(tap, attempt):
     walk(attempt, to=flow.Stage.CONFIRMATION)
     tap(attempt, "correction", field="side", side="right", reason="Wrong side")
