@@ -81,14 +81,16 @@ class StageContent:
 
     @cached_property
     def tried(self):
-        """Earlier attempts of the episode at a site within 48 h (site cards only): one query,
-        none when the attempt's read found no other attempt with a site (`for_page`)."""
-        if getattr(self.attempt, "has_other_sited", True) is False:
+        """Earlier attempts of the episode at a site within 48 h (site and screen cards): one
+        query, none for an episode's first attempt, which has no earlier one."""
+        if self.attempt.number <= 1:
             return []
         return list(
-            self.attempt.episode.attempts.exclude(pk=self.attempt.pk)
-            .filter(site__isnull=False, started_at__gte=self.now - EARLIER_IO_WINDOW)
-            .select_related("site")
+            self.attempt.episode.attempts.filter(
+                number__lt=self.attempt.number,
+                site__isnull=False,
+                started_at__gte=self.now - EARLIER_IO_WINDOW,
+            ).select_related("site")
         )
 
     def steps_for(self, stage):
