@@ -12,36 +12,27 @@ from functools import cache
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Permission
-from django.db.models import OuterRef, StringAgg, Subquery, Value
-from django.db.models.functions import Concat
+from django.contrib.auth.models import Group, Permission
+from django.db.models import OuterRef, StringAgg, Subquery, TextField, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts import tablet
 from accounts.models import Pin
 
 BACKEND_PATH = "accounts.backends.PinBackend"
-# No app label or codename holds a line break (both are identifiers).
-_SEPARATOR = "\n"
 
 
-def _names(permissions, grouped_by):
-    """The "app_label.codename" of `permissions`, as one text value (NULL for none)."""
+def _permission_ids(through, user_path):
+    """The ids of the permissions `through` grants the outer user, as one text value such as
+    "12,40" (NULL for none)."""
     return Subquery(
-        permissions.order_by()
-        .values(grouped_by)
-        .annotate(
-            names=StringAgg(
-                Concat("content_type__app_label", Value("."), "codename"),
-                Value(_SEPARATOR),
-            )
-        )
-        .values("names")
+        through.objects.filter(**{user_path: OuterRef("pk")})
+        .order_by()
+        .values(user_path)
+        .annotate(ids=StringAgg(Cast("permission_id", TextField()), Value(",")))
+        .values("ids")
     )
-
-
-def _split(names):
-    return set(names.split(_SEPARATOR)) if names else set()
 
 
 class RoleBackend(ModelBackend):
@@ -60,29 +51,46 @@ class RoleBackend(ModelBackend):
 
 
 @cache
-def _users_with_permission_names():
-    """The users, each with their own and their groups' permission names: built once per
+def _users_with_permission_ids():
+    """The users, each with the ids of their own and their groups' permissions: built once per
     process (building its two subqueries cost more than running them); each request filters a
     clone of it, so what it reads is read at every request."""
-    return get_user_model()._default_manager.annotate(
-        own_permission_names=_names(
-            Permission.objects.filter(user=OuterRef("pk")), "user"
-        ),
-        group_permission_names=_names(
-            Permission.objects.filter(group__user=OuterRef("pk")), "group__user"
-        ),
+    user_model = get_user_model()
+    return user_model._default_manager.annotate(
+        own_permission_ids=_permission_ids(user_model.user_permissions.through, "user"),
+        group_permission_ids=_permission_ids(Group.permissions.through, "group__user"),
     )
+
+
+# id → "app_label.codename" of every permission, read once per process: permissions are
+# made by migrations and never renamed in place; an id not seen yet reads them again.
+_permission_names = {}
+
+
+def _names(ids):
+    """The "app_label.codename" of the permissions with these ids ("12,40"; None for none)."""
+    if not ids:
+        return set()
+    wanted = [int(pk) for pk in ids.split(",")]
+    if any(pk not in _permission_names for pk in wanted):
+        _permission_names.update(
+            (pk, f"{app_label}.{codename}")
+            for pk, app_label, codename in Permission.objects.values_list(
+                "pk", "content_type__app_label", "codename"
+            )
+        )
+    return {_permission_names[pk] for pk in wanted if pk in _permission_names}
 
 
 def user_with_permissions(user_id):
     """The user with this id, with the permission names ModelBackend would read on the first
     `has_perm`, in one query; None if there is no such user."""
     # [:1] rather than first(): the id is unique, and an ORDER BY would cost a sort to plan.
-    user = next(iter(_users_with_permission_names().filter(pk=user_id)[:1]), None)
+    user = next(iter(_users_with_permission_ids().filter(pk=user_id)[:1]), None)
     # A superuser holds every permission: read only if asked.
     if user is not None and not user.is_superuser:
-        user._user_perm_cache = _split(user.own_permission_names)
-        user._group_perm_cache = _split(user.group_permission_names)
+        user._user_perm_cache = _names(user.own_permission_ids)
+        user._group_perm_cache = _names(user.group_permission_ids)
         user._perm_cache = user._user_perm_cache | user._group_perm_cache
     return user
 

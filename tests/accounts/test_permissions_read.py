@@ -2,12 +2,14 @@
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.backends import BACKEND_PATH
+from accounts.backends import BACKEND_PATH, user_with_permissions
 from accounts.roles import CLINICIAN, group_for
+from attempts.models import Attempt
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +31,8 @@ def test_clinician_page_reads_no_permissions_apart_from_the_user(
     client, clinician, backend
 ):
     client.force_login(clinician, backend=backend)
+    # The permissions' names are read on the process's first sign-in check.
+    assert client.get(HOME).status_code == 200
     with CaptureQueriesContext(connection) as queries:
         assert client.get(HOME).status_code == 200
     assert any('FROM "auth_user"' in q["sql"] for q in queries.captured_queries)
@@ -102,3 +106,17 @@ def test_two_users_read_each_their_own_roles(client, clinician):
     assert client.get(HOME).status_code == 403
     client.force_login(clinician)
     assert client.get(HOME).status_code == 200
+
+
+def test_a_permission_made_after_the_names_were_read_counts(client, clinician):
+    client.force_login(clinician)
+    assert client.get(HOME).status_code == 200
+    made = Permission.objects.create(
+        content_type=ContentType.objects.get_for_model(Attempt),
+        codename="view_attempt_for_audit_test",
+        name="Can view attempts for an audit (test)",
+    )
+    clinician.user_permissions.add(made)
+    user = user_with_permissions(clinician.pk)
+    assert user.has_perm("attempts.view_attempt_for_audit_test")
+    assert user.has_perm(CLINICIAN.permission)
