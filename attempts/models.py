@@ -348,16 +348,11 @@ class AttemptQuerySet(models.QuerySet):
         )
 
     def for_tap(self, user):
-        """What a tap's card reads, of an attempt at one of `user`'s locations: the episode and
-        the version joined, nothing else (building the query costs more than running it); the
-        site and needle come from the version's content, read once per process
-        (`StageContent`)."""
+        """What a tap's card reads, of an attempt at one of `user`'s locations: the episode
+        joined, nothing else (building the query costs more than running it); the version's
+        content, its site and needle are read once per process (`StageContent`)."""
         # No ORDER BY for one row by its key: ordering was two fifths of compiling the query.
-        return (
-            self.select_related("episode", "checklist_version")
-            .visible_to(user)
-            .order_by()
-        )
+        return self.select_related("episode").visible_to(user).order_by()
 
     def locked_for_tap(self, *, public_id, client_token):
         """The attempt with this public_id, its row locked (not the rows joined to it) and

@@ -50,7 +50,7 @@ class StageContent:
     @classmethod
     def load(cls, attempt, *, now):
         population = attempt.population
-        frozen = version_content(attempt.checklist_version)
+        frozen = attempt_content(attempt)
         content = cls(attempt=attempt, now=now)
         for step in frozen.steps:
             if step.population in (Population.ALL, population):
@@ -125,6 +125,9 @@ class StageContent:
         ]
 
     def troubleshooting_items(self):
+        version_id = self.attempt.checklist_version_id
+        if version_id in _frozen_version_ids:
+            return list(_frozen_troubleshooting(version_id))
         return list(troubleshooting_content(self.attempt.checklist_version))
 
 
@@ -228,12 +231,32 @@ def _frozen_version_content(version_id):
     return _load_version_content(version_id)
 
 
+# Versions seen published or retired in this process: they never change again (their models
+# refuse it), so an attempt's version id alone finds their content, without the version's row.
+_frozen_version_ids = set()
+
+
+def _is_frozen(version):
+    if version.is_frozen:
+        _frozen_version_ids.add(version.pk)
+        return True
+    return False
+
+
 def version_content(version):
     """A version's bay content. Published and retired versions never change (their models
     refuse it), so they are read once per process; a draft is read every time."""
-    if version.is_frozen:
+    if _is_frozen(version):
         return _frozen_version_content(version.pk)
     return _load_version_content(version.pk)
+
+
+def attempt_content(attempt):
+    """The bay content of the version `attempt` follows; the version's row is read (once,
+    if the attempt's read did not join it) only until it is known to be frozen."""
+    if attempt.checklist_version_id in _frozen_version_ids:
+        return _frozen_version_content(attempt.checklist_version_id)
+    return version_content(attempt.checklist_version)
 
 
 def _load_troubleshooting(version_id):
@@ -252,7 +275,7 @@ def _frozen_troubleshooting(version_id):
 def troubleshooting_content(version):
     """A version's troubleshooting items, kept apart from `version_content`: only a tap on
     Troubleshoot needs them. Read once per process for a frozen version, like the cards."""
-    if version.is_frozen:
+    if _is_frozen(version):
         return _frozen_troubleshooting(version.pk)
     return _load_troubleshooting(version.pk)
 

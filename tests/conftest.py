@@ -10,7 +10,11 @@ from django.core.management import call_command
 from django.db import connection
 
 from accounts.roles import CLINICIAN, CONTENT_EDITOR, SUPERVISOR
-from attempts.stages import _frozen_troubleshooting, _frozen_version_content
+from attempts.stages import (
+    _frozen_troubleshooting,
+    _frozen_version_content,
+    _frozen_version_ids,
+)
 from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
@@ -107,11 +111,15 @@ def pytest_runtest_teardown(item, nextitem):
 @pytest.fixture(autouse=True)
 def fresh_content_cache():
     """Each test starts with no published content cached (ids repeat between tests)."""
-    _frozen_version_content.cache_clear()
-    _frozen_troubleshooting.cache_clear()
+    forget_content()
     yield
+    forget_content()
+
+
+def forget_content():
     _frozen_version_content.cache_clear()
     _frozen_troubleshooting.cache_clear()
+    _frozen_version_ids.clear()
 
 
 @pytest.fixture(autouse=True)
