@@ -375,6 +375,15 @@ class ScreenForm(TapForm):
         return list(zip(self["present"], self.contraindications.values(), strict=True))
 
     @property
+    def drawing_key(self):
+        """What the unbound form's boxes depend on besides the version: the contraindications
+        shown (the site's, for this patient) and the ones pre-ticked."""
+        return (
+            tuple(self.contraindications),
+            tuple(sorted(self.initial.get("present", ()))),
+        )
+
+    @property
     def any_ticked(self):
         """Whether a box is ticked (pre-ticked from an earlier attempt, or as posted)."""
         return any(

@@ -68,6 +68,23 @@ def why(context, content, item, template_name=WHY_TEMPLATE, **values):
     return html
 
 
+@register.simple_tag(takes_context=True)
+def drawn_once(context, content, template_name, *key):
+    """`template_name` drawn in this context once per version and `key`, kept in
+    `content.blocks` like `why`'s blocks (a published version's for the process, a draft's for
+    the request).
+
+    Only for what the version's items and `key` alone decide, such as an unbound form of its
+    needles: never the CSRF token, a client token, the attempt or any input.
+    """
+    cache_key = ("drawn", template_name, *key)
+    html = content.blocks.get(cache_key)
+    if html is None:
+        html = context.template.engine.get_template(template_name).render(context)
+        content.blocks[cache_key] = html
+    return html
+
+
 @register.filter
 def duration(value):
     """A timedelta as "1 h 05 min" (or "4 min"); negative values as their magnitude."""

@@ -1,7 +1,9 @@
-"""The "Why / source" blocks of a card are drawn once per item of a published version (#14):
-what the clinician sees is what a fresh drawing shows, a draft's change shows at once, and two
-versions never show each other's blocks."""
+"""The "Why / source" blocks of a card are drawn once per item of a published version (#14),
+and the unbound forms the version alone decides (a limb's screen, the list of needles) once per
+version and limb: what the clinician sees is what a fresh drawing shows, a draft's change shows
+at once, and two versions, limbs or patients never show each other's."""
 
+import re
 import uuid
 
 import pytest
@@ -10,14 +12,19 @@ from django.urls import reverse
 
 from attempts.stages import StageContent
 from attempts.templatetags.bay import WHY_TEMPLATE
+from tests.attempts.conftest import site
 from tests.factories import (
     ChecklistVersionFactory,
     ContentEditorFactory,
     EpisodeFactory,
+    NeedleSizeFactory,
     SectionFactory,
+    SiteFactory,
     SourceFactory,
     StepFactory,
+    published_version,
 )
+from tests.forms import read_field
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +138,94 @@ def test_block_text_is_escaped(client, clinician, bay):
 
     assert "<script>alert(1)</script>" not in shown
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in shown
+
+
+# Unbound forms that the version alone decides (bay.drawn_once): the screen's boxes for a limb,
+# the needle card's list of every needle.
+
+
+def screen_boxes(html):
+    """(values shown, values ticked) of the screen card's boxes."""
+    shown = re.findall(r'name="present" value="(\d+)"', html)
+    return shown, read_field(html, "screen-present")[2]
+
+
+def at_screen(tap, attempt, site_pk, side="left"):
+    tap(attempt, "indication")
+    return tap(attempt, "site", site=site_pk, side=side).text
+
+
+def test_screen_boxes_follow_the_limb_and_the_earlier_attempts(
+    tap, clinician, bay, version
+):
+    humerus = site(version, "proximal-humerus-adult")
+    tibia = site(version, "proximal-tibia-adult")
+    earlier_io = str(version.contraindications.get(slug="earlier-io-same-bone").pk)
+
+    first = attempt_on(version, clinician, bay)
+    shown, ticked = screen_boxes(at_screen(tap, first, humerus.pk))
+    assert earlier_io in shown
+    assert ticked == []
+
+    tap(first, "outcome", outcome="failed", reason="Dislodged")
+    second = first.episode.start_attempt(
+        by=clinician, version=version, client_token=uuid.uuid4(), after=1
+    )
+    assert screen_boxes(at_screen(tap, second, humerus.pk)) == (shown, [earlier_io])
+
+    other_patient = attempt_on(version, clinician, bay)
+    assert screen_boxes(at_screen(tap, other_patient, humerus.pk)) == (shown, [])
+
+    elsewhere = attempt_on(version, clinician, bay)
+    tibia_shown, _ = screen_boxes(at_screen(tap, elsewhere, tibia.pk))
+    assert tibia_shown == [
+        str(item.pk)
+        for item in version.contraindications.order_by("position")
+        if item.applies_to(tibia, "adult")
+    ]
+    assert tibia_shown != shown
+
+
+def needle_choices(html):
+    return re.findall(r'name="needle" value="(\d+)"[^>]*>\s*([^<]*)</label>', html)
+
+
+def needle_card(tap, attempt):
+    tap(attempt, "indication")
+    site_pk = attempt.checklist_version.sites.filter(for_adults=True).first().pk
+    tap(attempt, "site", site=site_pk, side="left")
+    return tap(attempt, "screen").text
+
+
+def test_needle_list_is_the_attempts_own_versions(tap, clinician, bay, version):
+    own = needle_choices(needle_card(tap, attempt_on(version, clinician, bay)))
+    assert [pk for pk, _ in own] == [
+        str(pk)
+        for pk in version.needle_sizes.order_by("position").values_list("pk", flat=True)
+    ]
+
+    newer = published_version()
+    theirs = needle_choices(needle_card(tap, attempt_on(newer, clinician, bay)))
+    assert [pk for pk, _ in theirs] == [
+        str(pk)
+        for pk in newer.needle_sizes.order_by("position").values_list("pk", flat=True)
+    ]
+    assert not set(own) & set(theirs)
+    assert needle_choices(needle_card(tap, attempt_on(version, clinician, bay))) == own
+
+
+def test_a_drafts_needle_change_shows_at_once(tap, clinician, bay):
+    draft = ChecklistVersionFactory()
+    SiteFactory(version=draft, for_adults=True)
+    needle = NeedleSizeFactory(version=draft, length_mm=25, hub_colour="blue")
+    attempt = attempt_on(draft, clinician, bay)
+    before = needle_choices(needle_card(tap, attempt))
+    assert any("25 mm" in label for _, label in before)
+
+    needle.length_mm = 45
+    needle.save()
+    tap(attempt, "outcome", outcome="abandoned", reason="Test of a draft")
+    again = attempt_on(draft, clinician, bay)
+    after = needle_choices(needle_card(tap, again))
+    assert any("45 mm" in label for _, label in after)
+    assert not any("25 mm" in label for _, label in after)
