@@ -560,9 +560,10 @@ class Attempt(models.Model):
         refused. Raises `flow.Refused` (nothing recorded, the screen is out of date) or
         ValidationError (bad data, with the field it concerns).
         """
-        data = _as_json(data or {})
-        if "\\u0000" in json.dumps(data):
+        text = json.dumps(data or {}, cls=DjangoJSONEncoder)
+        if "\\u0000" in text:
             raise ValidationError("Text cannot contain null characters.")
+        data = json.loads(text)  # as the database will give it back
         held = self._holds_tap_lock(client_token)
         try:
             # Inside a tap's own transaction (`locked_for_tap`) that is the unit, and a

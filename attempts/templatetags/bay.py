@@ -7,6 +7,7 @@ from django.utils.html import format_html
 register = template.Library()
 
 WHY_TEMPLATE = "includes/why.html"
+CSRF_FIELD = "bay.csrf_field"
 
 
 @register.simple_tag
@@ -20,19 +21,25 @@ def tap_fields(context):
     """Every recording form's hidden fields: CSRF, a fresh client_token (a retry sends the same
     one) and the revision of the card it was drawn on (a tap from an out-of-date card is
     refused, 409). A tag, not an include: a card has up to seventeen forms."""
-    attempt = context.get("attempt")
-    revision = (
-        format_html(
-            '<input type="hidden" name="revision" value="{}">', attempt.revision
+    # The CSRF field is the same in every form of a card: drawn once per card.
+    csrf_field = context.render_context.get(CSRF_FIELD)
+    if csrf_field is None:
+        csrf_field = context.render_context[CSRF_FIELD] = CsrfTokenNode().render(
+            context
         )
-        if attempt
-        else ""
-    )
+    attempt = context.get("attempt")
+    if attempt is None:
+        return format_html(
+            '{}<input type="hidden" name="client_token" value="{}">',
+            csrf_field,
+            client_token(),
+        )
     return format_html(
-        '{}<input type="hidden" name="client_token" value="{}">{}',
-        CsrfTokenNode().render(context),
+        '{}<input type="hidden" name="client_token" value="{}">'
+        '<input type="hidden" name="revision" value="{}">',
+        csrf_field,
         client_token(),
-        revision,
+        attempt.revision,
     )
 
 

@@ -65,6 +65,39 @@ def test_each_card_is_an_htmx_partial_and_a_plain_post_redirects(tap, attempt, c
 
 
 @pytest.mark.django_db
+def test_every_form_of_a_card_carries_the_csrf_token_its_own_token_and_the_revision(
+    tap, attempt
+):
+    tap(attempt, "indication")
+    tap(
+        attempt,
+        "site",
+        site=site(attempt.checklist_version, "proximal-humerus-adult").pk,
+        side="left",
+    )
+    tap(attempt, "screen")
+    html = tap(
+        attempt,
+        "needle",
+        needle=needle(attempt.checklist_version, "blue").pk,
+        tissue="normal",
+    ).text
+    attempt.refresh_from_db()
+
+    forms = re.findall(r'<form method="post".*?</form>', html, flags=re.S)
+    assert len(forms) > 5  # a check card: one form per check, and the way on
+    csrf = {
+        re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', f)[1] for f in forms
+    }
+    tokens = [re.search(r'name="client_token" value="([^"]+)"', f)[1] for f in forms]
+    revisions = {re.search(r'name="revision" value="(\d+)"', f)[1] for f in forms}
+    (csrf_token,) = csrf
+    assert len(csrf_token) == 64
+    assert len(set(tokens)) == len(forms)
+    assert revisions == {str(attempt.revision)}
+
+
+@pytest.mark.django_db
 def test_reload_resumes_at_the_same_stage(tap, attempt, version, client):
     run_to_preparation(tap, attempt, version)
     page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
