@@ -154,6 +154,7 @@ def _page_context(
         "progress": progress(attempt, shown),
         "steps": content.steps_for(shown),
         "check_steps": content.check_steps_for(shown),
+        "ticked": content.ticked,
         "same_bone": screen[2],
         "advice": content.needle_advice if shown == Attempt.Stage.NEEDLE else None,
         "forms": page_forms,

@@ -229,3 +229,33 @@ def test_a_drafts_needle_change_shows_at_once(tap, clinician, bay):
     after = needle_choices(needle_card(tap, again))
     assert any("45 mm" in label for _, label in after)
     assert not any("25 mm" in label for _, label in after)
+
+
+def pressed(html):
+    """{step id: whether its check shows as ticked} on a check card."""
+    return {
+        step: state == "true"
+        for step, state in re.findall(
+            r'name="step" value="(\d+)">\s*(?:<input[^>]*>\s*)?'
+            r'<button type="submit" class="check-toggle" aria-pressed="(true|false)"',
+            html,
+        )
+    }
+
+
+def test_a_tick_shows_on_its_own_attempt_only(client, tap, clinician, bay, version):
+    blue = version.needle_sizes.get(hub_colour="blue").pk
+    first, second = (attempt_on(version, clinician, bay) for _ in range(2))
+    for attempt in (first, second):
+        needle_card(tap, attempt)
+        tap(attempt, "needle", needle=blue, tissue="normal")
+    step = str(version.steps.filter(section__slug="preparation", kind="check")[0].pk)
+
+    ticked = pressed(tap(first, "check", step=step, checked="on").text)
+    assert ticked[step] is True
+    assert sum(ticked.values()) == 1
+    other = pressed(page(client, second))
+    assert set(other) == set(ticked)
+    assert not any(other.values())
+
+    assert not any(pressed(tap(first, "check", step=step).text).values())
