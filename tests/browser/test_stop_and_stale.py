@@ -165,3 +165,36 @@ def _token():
     import uuid
 
     return uuid.uuid4()
+
+
+def test_a_done_step_in_the_progress_reopens_its_card_on_the_same_attempt(
+    page, live_server, log_in
+):
+    reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    log_in(page, clinician.username, PASSWORD)
+    page.get_by_role("button", name="Start IO attempt").click()
+    page.get_by_role("button", name="Adult: start").click()
+    page.get_by_role("button", name="Indication met — continue").click()
+    page.get_by_role("button", name="Proximal humerus, left").click()
+    page.get_by_role("button", name="Use this site").click()
+    expect(page.get_by_role("heading", name="Needle")).to_be_visible()
+    attempt = Attempt.objects.get()
+
+    progress = page.get_by_role("navigation", name="Progress")
+    answered(page, progress.get_by_role("link", name="Site and side"))
+    expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
+    assert page.url.endswith(f"/bay/attempts/{attempt.public_id}/?show=site")
+    assert (
+        answered(page, page.get_by_role("button", name="Proximal tibia, right")).status
+        == 200
+    )
+    expect(
+        page.get_by_role(
+            "heading", name="Contraindication screen: Proximal tibia, right"
+        )
+    ).to_be_visible()
+    attempt.refresh_from_db()
+    assert attempt.site_label == "Proximal tibia, right"
