@@ -35,9 +35,8 @@ def answered(page, button):
     return answer.value
 
 
-def test_abandon_before_insertion_in_one_tap_plus_the_reason(
-    page, live_server, log_in, assert_accessible
-):
+def at_the_screen(page, log_in):
+    """A clinician signed in, who started an adult attempt and chose the left humerus."""
     reference_version()
     bay = LocationFactory()
     clinician = ClinicianFactory()
@@ -47,6 +46,12 @@ def test_abandon_before_insertion_in_one_tap_plus_the_reason(
     page.get_by_role("button", name="Adult: start").click()
     page.get_by_role("button", name="Indication met — continue").click()
     page.get_by_role("button", name="Proximal humerus, left").click()
+
+
+def test_abandon_before_insertion_in_one_tap_plus_the_reason(
+    page, live_server, log_in, assert_accessible
+):
+    at_the_screen(page, log_in)
     expect(
         page.get_by_role(
             "heading", name="Contraindication screen: Proximal humerus, left"
@@ -170,15 +175,7 @@ def _token():
 def test_a_done_step_in_the_progress_reopens_its_card_on_the_same_attempt(
     page, live_server, log_in
 ):
-    reference_version()
-    bay = LocationFactory()
-    clinician = ClinicianFactory()
-    bay.staff.add(clinician)
-    log_in(page, clinician.username, PASSWORD)
-    page.get_by_role("button", name="Start IO attempt").click()
-    page.get_by_role("button", name="Adult: start").click()
-    page.get_by_role("button", name="Indication met — continue").click()
-    page.get_by_role("button", name="Proximal humerus, left").click()
+    at_the_screen(page, log_in)
     page.get_by_role("button", name="Use this site").click()
     expect(page.get_by_role("heading", name="Needle")).to_be_visible()
     attempt = Attempt.objects.get()
