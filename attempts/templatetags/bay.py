@@ -62,17 +62,16 @@ def why(context, content, item, template_name=WHY_TEMPLATE, **values):
         base,
         tuple(sorted(values.items())),
     )
-    html = content.blocks.get(key)
-    if html is None:
-        block = context.template.engine.get_template(template_name)
-        html = block.render(
+    return _kept(
+        content,
+        key,
+        lambda: context.template.engine.get_template(template_name).render(
             template.Context(
                 {"item": item, "reference_url": base, **values},
                 autoescape=context.autoescape,
             )
-        )
-        content.blocks[key] = html
-    return html
+        ),
+    )
 
 
 @register.simple_tag(takes_context=True)
@@ -84,11 +83,18 @@ def drawn_once(context, content, template_name, *key):
     Only for what the version's items and `key` alone decide, such as an unbound form of its
     needles: never the CSRF token, a client token, the attempt or any input.
     """
-    cache_key = ("drawn", template_name, *key)
-    html = content.blocks.get(cache_key)
+    return _kept(
+        content,
+        ("drawn", template_name, *key),
+        lambda: context.template.engine.get_template(template_name).render(context),
+    )
+
+
+def _kept(content, key, draw):
+    """`content.blocks[key]`, drawn by `draw()` the first time it is asked for."""
+    html = content.blocks.get(key)
     if html is None:
-        html = context.template.engine.get_template(template_name).render(context)
-        content.blocks[cache_key] = html
+        html = content.blocks[key] = draw()
     return html
 
 

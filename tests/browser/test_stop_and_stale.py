@@ -48,6 +48,19 @@ def at_the_screen(page, log_in):
     page.get_by_role("button", name="Proximal humerus, left").click()
 
 
+def choose_the_right_tibia(page, attempt):
+    """Tap the right tibia on the site card: its screen shows and the attempt holds it."""
+    response = answered(page, page.get_by_role("button", name="Proximal tibia, right"))
+    expect(
+        page.get_by_role(
+            "heading", name="Contraindication screen: Proximal tibia, right"
+        )
+    ).to_be_visible()
+    attempt.refresh_from_db()
+    assert attempt.site_label == "Proximal tibia, right"
+    return response
+
+
 def test_abandon_before_insertion_in_one_tap_plus_the_reason(
     page, live_server, log_in, assert_accessible
 ):
@@ -155,14 +168,7 @@ def test_a_stale_tap_from_a_second_tablet_gets_the_message_and_the_current_card(
     # Choosing another site on purpose works from the current card (and logs no error).
     other.get_by_role("link", name="Choose another site").click()
     expect(other.get_by_role("heading", name="Site and side")).to_be_visible()
-    other.get_by_role("button", name="Proximal tibia, right").click()
-    expect(
-        other.get_by_role(
-            "heading", name="Contraindication screen: Proximal tibia, right"
-        )
-    ).to_be_visible()
-    attempt.refresh_from_db()
-    assert attempt.site_label == "Proximal tibia, right"
+    choose_the_right_tibia(other, attempt)
     assert [e for e in problems.errors if "status of 409" not in e] == []
 
 
@@ -184,14 +190,4 @@ def test_a_done_step_in_the_progress_reopens_its_card_on_the_same_attempt(
     answered(page, progress.get_by_role("link", name="Site and side"))
     expect(page.get_by_role("heading", name="Site and side")).to_be_visible()
     assert page.url.endswith(f"/bay/attempts/{attempt.public_id}/?show=site")
-    assert (
-        answered(page, page.get_by_role("button", name="Proximal tibia, right")).status
-        == 200
-    )
-    expect(
-        page.get_by_role(
-            "heading", name="Contraindication screen: Proximal tibia, right"
-        )
-    ).to_be_visible()
-    attempt.refresh_from_db()
-    assert attempt.site_label == "Proximal tibia, right"
+    assert choose_the_right_tibia(page, attempt).status == 200
