@@ -61,8 +61,9 @@ def _attempt_for_tap(request, public_id):
 
 
 def _record_tap(request, public_id, action):
-    """(attempt, content, form, recorded): the tap's form recorded on its attempt, which is
-    read once, locked, in one transaction with the record."""
+    """(attempt, content, form, recorded, was_in_place): the tap's form recorded on its
+    attempt, which is read once, locked, in one transaction with the record; whether the
+    needle was in place before the tap."""
     try:
         return _record_tap_once(request, public_id, action)
     except IntegrityError:
@@ -74,9 +75,11 @@ def _record_tap(request, public_id, action):
 def _record_tap_once(request, public_id, action):
     with transaction.atomic():
         attempt = _attempt_for_tap(request, public_id)
+        was_in_place = attempt.is_in_place
         content = StageContent.load(attempt, now=timezone.now())
         form = tap_form(action, request.POST, attempt=attempt, content=content)
-        return attempt, content, form, form.record(attempt, by=request.user)
+        recorded = form.record(attempt, by=request.user)
+        return attempt, content, form, recorded, was_in_place
 
 
 @require_GET
@@ -296,7 +299,9 @@ def attempt_record(request, public_id, action):
     attempt has moved past it, 422 with the message at the field if the input is bad."""
     if action not in TAP_ACTIONS:
         raise Http404
-    attempt, content, form, recorded = _record_tap(request, public_id, action)
+    attempt, content, form, recorded, was_in_place = _record_tap(
+        request, public_id, action
+    )
     is_troubleshooting = action.startswith("troubleshoot")
     partial = "troubleshooting" if is_troubleshooting else "stage"
     if recorded:
@@ -309,7 +314,12 @@ def attempt_record(request, public_id, action):
         response = render_page(
             request, "attempts/attempt_detail.html", context, partial=partial
         )
-        return trigger_client_event(response, "attempt-updated")
+        if was_in_place or attempt.is_in_place:
+            # The removal banner and the board show needles in place only: a tap on an
+            # attempt that is not in place before or after it cannot change them, and each
+            # reload is a request a busy server does not need.
+            response = trigger_client_event(response, "attempt-updated")
+        return response
     if form.refusal:
         return _refused(request, attempt, form.refusal)
     context = _page_context(

@@ -58,10 +58,56 @@ def test_each_card_is_an_htmx_partial_and_a_plain_post_redirects(tap, attempt, c
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="stage" ')
     assert "HX-Request" in response["Vary"]
-    assert "attempt-updated" in response["HX-Trigger"]
     plain = tap(attempt, "site", htmx=False, site=0, side="left")
     assert plain.status_code == 422
     assert "<html" in plain.text
+
+
+def asks_for_recount(response):
+    """Whether the answer tells the page to reload its removal banner (and a board)."""
+    assert response.status_code == 200
+    return "attempt-updated" in response.get("HX-Trigger", "")
+
+
+@pytest.mark.django_db
+def test_only_a_tap_on_a_needle_in_place_reloads_the_removal_banner(
+    tap, attempt, version
+):
+    taps = [
+        ("indication", {}),
+        ("site", {"site": site(version, "proximal-humerus-adult").pk, "side": "left"}),
+        ("screen", {}),
+        ("needle", {"needle": needle(version, "blue").pk, "tissue": "normal"}),
+        ("checks-done", {"all_confirmed": "on"}),
+        ("needle-in-bone", {}),
+        ("confirm", {"all_confirmed": "on"}),
+    ]
+    for action, data in taps:
+        assert not asks_for_recount(tap(attempt, action, **data)), action
+
+    success = {"outcome": "success", "client_token": str(uuid.uuid4())}
+    success["revision"] = Attempt.objects.get(pk=attempt.pk).revision
+    assert asks_for_recount(tap(attempt, "outcome", **success))
+    # The retry of a success whose answer was lost: the page still has to recount.
+    assert asks_for_recount(tap(attempt, "outcome", **success))
+    corrected = tap(
+        attempt, "correction", field="weight_kg", weight_kg="80", reason="Weighed"
+    )
+    assert asks_for_recount(corrected)
+
+
+@pytest.mark.django_db
+def test_a_failed_attempt_does_not_reload_the_removal_banner(tap, attempt, version):
+    run_to_preparation(tap, attempt, version)
+    tap(attempt, "checks-done", all_confirmed="on")
+    tap(attempt, "needle-in-bone")
+    tap(attempt, "confirm", all_confirmed="on")
+    failed = tap(attempt, "outcome", outcome="failed", reason="Extravasation")
+    assert not asks_for_recount(failed)
+    corrected = tap(
+        attempt, "correction", field="weight_kg", weight_kg="80", reason="Weighed"
+    )
+    assert not asks_for_recount(corrected)
 
 
 @pytest.mark.django_db
