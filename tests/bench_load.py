@@ -4,10 +4,11 @@ On the throwaway PostgreSQL of tests/with_postgres.sh (make bench-load starts it
 for each tablet count in turn: a fresh database (migrated, the reference checklist, one location
 and its clinicians), gunicorn with 2 sync workers as production runs it, and Locust, headless,
 with tests/locustfile.py: every tablet signs in once, then taps through the scripted adult attempt
-of tests/bench.py every ~2 s (the page's removal banner reloading after each tap), its board
-polling every 30 s, and one probe asking /healthz every second. Then the database is checked (every tap Locust saw answered is exactly one event, of its
-kind, on its attempt) and a table is printed: per request kind, what the tablets saw (Locust)
-and the server's own time (gunicorn's access log, %(D)s µs), and the CPU time of each process.
+of tests/bench.py every ~2 s (the page's removal banner reloading when a tap's answer asks), its
+board polling every 30 s, and one probe asking /healthz every second. Then the database is
+checked (every tap Locust saw answered is exactly one event, of its kind, on its attempt) and a
+table is printed: per request kind, what the tablets saw (Locust) and the server's own time
+(gunicorn's access log, %(D)s µs), and the CPU time of each process.
 
 Run from the repo root under tests/with_postgres.sh with the Makefile's TEST_ENV:
 
@@ -541,7 +542,7 @@ def report(result):
     print("-" * len(header))
     footnote(
         "tap: Start and the 8 htmx taps; page GET: the Start form, the attempt page, the "
-        "sign-in form; banner poll: after each tap, as the page's htmx does; "
+        "sign-in form; banner poll: after a tap on a needle in place, as the page's htmx does; "
         "login: the sign-in POST, over the whole run; the rest from the moment "
         "the last tablet signed in. tablet ms: Locust's response time (request sent to body "
         "read), percentiles of every request (Locust's own table rounds them); server ms: "
