@@ -59,7 +59,7 @@ from tests.bench import cpu_name, footnote, percentile  # noqa: E402
 TAP_P95_TARGET_MS = 100.0
 PASSWORD = "bench-load-only-not-a-secret"
 SERVER_SETTINGS = "tests.load_settings"
-WORKERS = 2
+WORKERS = 2  # the production-like stack; --workers to try others
 KINDS = ("tap", "page GET", "banner poll", "board poll", "healthz", "login")
 # The event each scripted tap writes (attempts.flow.Kind).
 TAP_EVENT = {
@@ -284,14 +284,14 @@ def server_env(database):
     return env
 
 
-def start_gunicorn(database, port, access_log, error_log):
+def start_gunicorn(database, port, access_log, error_log, workers):
     gunicorn = Path(sys.executable).parent / "gunicorn"
     process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
         [
             str(gunicorn),
             "ioaccess.wsgi",
             "--workers",
-            str(WORKERS),
+            str(workers),
             "--worker-class",
             "sync",
             "--bind",
@@ -320,9 +320,9 @@ def start_gunicorn(database, port, access_log, error_log):
         except OSError:
             time.sleep(0.3)
             continue
-        # Both workers up and warm: each imports Django on its first request.
-        if len(children_of(process.pid)) >= WORKERS:
-            for _ in range(WORKERS * 4):
+        # Every worker up and warm: each imports Django on its first request.
+        if len(children_of(process.pid)) >= workers:
+            for _ in range(workers * 4):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz"):
                     pass
             return process
@@ -344,7 +344,7 @@ def stop(process):
 # --- one run --------------------------------------------------------------------------------
 
 
-def run(tablets, *, duration, spawn_rate, locust, workdir, tablet_env):
+def run(tablets, *, duration, spawn_rate, locust, workdir, tablet_env, workers):
     database = (
         f"{settings.DATABASES['default']['NAME'].rsplit('_load', 1)[0]}_t{tablets}"
     )
@@ -356,7 +356,7 @@ def run(tablets, *, duration, spawn_rate, locust, workdir, tablet_env):
     error_log = workdir / f"gunicorn-{tablets}.log"
     request_log = workdir / f"requests-{tablets}.csv"
     locust_log = workdir / f"locust-{tablets}.log"
-    server = start_gunicorn(database, port, access_log, error_log)
+    server = start_gunicorn(database, port, access_log, error_log, workers)
     access_log.write_text("")  # the warm-up requests are not measured
     postgres = postmaster_pid()
     ramp = tablets / spawn_rate
@@ -640,6 +640,12 @@ def main():
         help="tablets switched on per second (default 5)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        help=f"gunicorn sync workers (default {WORKERS})",
+    )
+    parser.add_argument(
         "--locust",
         default=str(REPO_ROOT / ".venv-load" / "bin" / "locust"),
         help="the locust command (default .venv-load/bin/locust, made by make bench-load)",
@@ -652,8 +658,16 @@ def main():
         counts = [int(part) for part in args.tablets.split(",") if part.strip()]
     except ValueError:
         parser.error("--tablets takes numbers separated by commas, e.g. 50,150")
-    if not counts or min(counts) < 1 or args.duration < 1 or args.spawn_rate <= 0:
-        parser.error("--tablets, --duration and --spawn-rate must be positive")
+    if (
+        not counts
+        or min(counts) < 1
+        or args.duration < 1
+        or args.spawn_rate <= 0
+        or args.workers < 1
+    ):
+        parser.error(
+            "--tablets, --duration, --spawn-rate and --workers must be positive"
+        )
     if connection.vendor != "postgresql":
         parser.error(
             "bench-load runs on PostgreSQL: run it under tests/with_postgres.sh"
@@ -674,10 +688,11 @@ def main():
             f"load average {os.getloadavg()[0]:.1f} before the runs"
         )
         print(
-            f"gunicorn, {WORKERS} sync workers, settings {SERVER_SETTINGS} (production's, "
-            f"MD5 password hashes); Locust headless, {args.spawn_rate:g} tablets switched "
-            "on per second; a tap every 1.5-2.5 s and the banner after it, a board "
-            "poll every 30 s per tablet, /healthz every second"
+            f"gunicorn, {args.workers} sync workers, settings {SERVER_SETTINGS} "
+            "(production's, MD5 password hashes); Locust headless, "
+            f"{args.spawn_rate:g} tablets switched on per second; a tap every 1.5-2.5 s "
+            "(the banner after one on a needle in place), a board poll every 30 s per "
+            "tablet, /healthz every second"
         )
         for tablets in counts:
             result = run(
@@ -687,6 +702,7 @@ def main():
                 locust=args.locust,
                 workdir=workdir,
                 tablet_env=tablet_env,
+                workers=args.workers,
             )
             use_database(base)
             if not report(result):
