@@ -3,19 +3,24 @@ from django.contrib.auth import authenticate
 from django.core.validators import RegexValidator
 from django.utils import timezone
 
-from accounts.models import PIN_PATTERN, Pin
+from accounts.models import PIN_PATTERN, Pin, pin_is_guessable
 
 PIN_FORMAT_MESSAGE = "Your PIN must be 4 to 8 digits (0 to 9). Type it again."
+GUESSABLE_PIN_MESSAGE = (
+    "That PIN is too easy to guess (one digit or a few repeated, or digits in a row). "
+    "Choose another."
+)
 WRONG_PIN_MESSAGE = (
     "Wrong username or PIN. If you have not signed in with your password this shift, "
     "sign in with your password."
 )
 
 
-def pin_field(label):
+def pin_field(label, help_text=""):
     # A PIN is digits typed on the tablet's numeric keypad, never shown on screen.
     return forms.CharField(
         label=label,
+        help_text=help_text,
         max_length=8,
         strip=False,
         validators=[RegexValidator(PIN_PATTERN, PIN_FORMAT_MESSAGE)],
@@ -39,7 +44,10 @@ class PinSetForm(forms.Form):
     """Set or change one's PIN: the password first, then the PIN twice."""
 
     current_password = password_field("Your password")
-    new_pin = pin_field("New PIN (4 to 8 digits)")
+    new_pin = pin_field(
+        "New PIN (4 to 8 digits)",
+        help_text="Not one digit or a few repeated, and not digits in a row.",
+    )
     new_pin_again = pin_field("New PIN again")
 
     def __init__(self, *args, request, **kwargs):
@@ -55,6 +63,12 @@ class PinSetForm(forms.Form):
         if user is None or user.pk != self.request.user.pk:
             raise forms.ValidationError("That is not your password. Type it again.")
         return password
+
+    def clean_new_pin(self):
+        pin = self.cleaned_data["new_pin"]
+        if pin_is_guessable(pin):
+            raise forms.ValidationError(GUESSABLE_PIN_MESSAGE)
+        return pin
 
     def clean(self):
         cleaned = super().clean()

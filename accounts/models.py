@@ -1,4 +1,5 @@
 from datetime import timedelta
+from itertools import pairwise
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -26,6 +27,24 @@ class RoleAccess(models.Model):
 
 
 PIN_PATTERN = r"\A[0-9]{4,8}\Z"
+
+
+def pin_is_guessable(raw_pin):
+    """Is this a PIN someone would try first on a tablet left at a bay?
+
+    One digit or a block repeated (0000, 1212, 123123), or digits counting up or down by one,
+    round past 9 (1234, 98765, 7890). Such PINs are the first few guesses, and django-axes
+    allows a few before it locks the account.
+    """
+    length = len(raw_pin)
+    if any(
+        raw_pin == raw_pin[:block] * (length // block)
+        for block in range(1, length // 2 + 1)
+        if length % block == 0
+    ):
+        return True
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(raw_pin)}
+    return steps in ({1}, {9})
 
 
 class Pin(models.Model):

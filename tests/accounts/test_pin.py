@@ -104,7 +104,7 @@ def test_clinician_sets_a_pin_with_their_password(client, clinician):
         ({"new_pin": "١٢٣٤", "new_pin_again": "١٢٣٤"}, "new_pin", "4 to 8 digits"),
         ({"new_pin": "", "new_pin_again": ""}, "new_pin", "Type your PIN."),
         (
-            {"new_pin": "1234", "new_pin_again": "4321"},
+            {"new_pin": PIN, "new_pin_again": PIN[::-1]},
             "new_pin_again",
             "The two PINs are not the same",
         ),
@@ -138,6 +138,37 @@ def test_bad_pin_or_password_is_refused_at_the_field_and_sets_nothing(
     assert error is not None, response.text
     assert message in error.group(1)
     assert not Pin.objects.filter(user=clinician).exclude(hashed="").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "pin", ["0000", "7777777", "1212", "123123", "1234", "98765", "7890", "21098765"]
+)
+def test_a_pin_anyone_would_guess_first_is_refused_at_its_field(client, clinician, pin):
+    client.force_login(clinician)
+    response = client.post(
+        SET_PIN, {"current_password": PASSWORD, "new_pin": pin, "new_pin_again": pin}
+    )
+
+    assert response.status_code == 422
+    error = re.search(
+        r'<ul[^>]*id="id_new_pin_error"[^>]*>(.*?)</ul>', response.text, re.S
+    )
+    assert error is not None, response.text
+    assert "too easy to guess" in error.group(1)
+    assert not Pin.objects.filter(user=clinician).exclude(hashed="").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pin", ["1243", "1357", "2580", "11112", "90210", "12341235"])
+def test_a_pin_that_only_looks_like_a_pattern_is_accepted(client, clinician, pin):
+    client.force_login(clinician)
+    response = client.post(
+        SET_PIN, {"current_password": PASSWORD, "new_pin": pin, "new_pin_again": pin}
+    )
+
+    assert response.status_code == 302
+    assert Pin.objects.get(user=clinician).matches(pin)
 
 
 @pytest.mark.django_db
