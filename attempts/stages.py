@@ -3,9 +3,12 @@
 Content comes from the version the attempt started with, filtered to the patient's population.
 """
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
+
+from django.conf import settings
 
 from attempts import flow
 from attempts.flow import Stage
@@ -226,9 +229,28 @@ def _load_version_content(version_id):
     )
 
 
-@lru_cache(maxsize=16)
-def _frozen_version_content(version_id):
-    return _load_version_content(version_id)
+def _kept_a_while(load):
+    """`load(version_id)`, kept in the process for `IOACCESS_CONTENT_REFRESH_SECONDS`.
+
+    A frozen version's items never change, but the sources they cite may be corrected in the
+    admin (`checklists.models.Source`; the bay shows their keys, linked to the reference page)
+    and every worker holds its own copy: reading it again now and then lets a correction reach
+    every tablet without a restart.
+    """
+    kept = {}
+
+    def get(version_id):
+        now = time.monotonic()
+        entry = kept.get(version_id)
+        if entry is None or now - entry[0] >= settings.IOACCESS_CONTENT_REFRESH_SECONDS:
+            entry = kept[version_id] = (now, load(version_id))
+        return entry[1]
+
+    get.cache_clear = kept.clear
+    return get
+
+
+_frozen_version_content = _kept_a_while(_load_version_content)
 
 
 # Versions seen published or retired in this process: they never change again (their models
@@ -245,7 +267,8 @@ def _is_frozen(version):
 
 def version_content(version):
     """A version's bay content. Published and retired versions never change (their models
-    refuse it), so they are read once per process; a draft is read every time."""
+    refuse it), so they are read once per process and refresh (`_kept_a_while`); a draft is
+    read every time."""
     if _is_frozen(version):
         return _frozen_version_content(version.pk)
     return _load_version_content(version.pk)
@@ -267,9 +290,7 @@ def _load_troubleshooting(version_id):
     )
 
 
-@lru_cache(maxsize=16)
-def _frozen_troubleshooting(version_id):
-    return _load_troubleshooting(version_id)
+_frozen_troubleshooting = _kept_a_while(_load_troubleshooting)
 
 
 def troubleshooting_content(version):

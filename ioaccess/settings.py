@@ -279,6 +279,9 @@ SESSION_COOKIE_AGE = env_int(
 IOACCESS_IDLE_LOCK_MINUTES = env_int("IOACCESS_IDLE_LOCK_MINUTES", 10)
 # Hours after a sign-in with the password during which the personal PIN may sign in.
 IOACCESS_SHIFT_HOURS = env_int("IOACCESS_SHIFT_HOURS", 12)
+# Seconds a worker keeps a published checklist's content before reading it again: its items
+# never change, but a source corrected in the admin (its key) reaches the bay within this.
+IOACCESS_CONTENT_REFRESH_SECONDS = env_int("IOACCESS_CONTENT_REFRESH_SECONDS", 300)
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
