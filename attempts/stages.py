@@ -236,6 +236,9 @@ def _kept_a_while(load):
     admin (`checklists.models.Source`; the bay shows their keys, linked to the reference page)
     and every worker holds its own copy: reading it again now and then lets a correction reach
     every tablet without a restart.
+
+    A dict in the process, not Django's cache: the content is kept as the objects it is (its
+    `blocks` are drawn into it after it is kept), where a cache would keep a pickled copy.
     """
     kept = {}
 

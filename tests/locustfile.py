@@ -4,8 +4,9 @@ Each simulated tablet signs in once as its own clinician, then runs the scripted
 tests/bench.py through the real pages, as a browser with htmx would: the Start form, the attempt
 page, then the eight taps, each sent with the revision and CSRF token of the card it answers and
 a fresh client_token, a tap every ~2 s; after a tap whose answer carries the attempt-updated
-event (a needle in place) the page's removal banner reloads, as htmx does. The needle board is polled every 30 s per tablet
-(htmx's poll), and one probe asks /healthz every second: the server's floor in the same run.
+event (a needle in place) the page's removal banner reloads, as htmx does. The needle board is
+polled every 30 s per tablet (htmx's poll), and one probe asks /healthz every second: the
+server's floor in the same run.
 
 Every request goes to a CSV (IOACCESS_LOAD_LOG), with the attempt and action of each tap, so that
 bench_load.py can count what was sent against the events in the database. Settings come from
