@@ -135,18 +135,27 @@ class Episode(models.Model):
         The same token with other facts (another patient, another weight) is refused.
         """
         episode = cls(created_by=by, **fields)
-        episode.full_clean()
+        # Not asked of the database twice: that the location and the user exist (keys it
+        # enforces; the Start form chose the location among the user's) and that a fresh
+        # UUID is unused. The values and the check constraints are validated here.
+        episode.full_clean(exclude={"location", "created_by"}, validate_unique=False)
         if (replayed := _started_by(client_token, facts=episode.facts())) is not None:
             return replayed
         try:
             with transaction.atomic():
                 episode.save()
-                return episode.start_attempt(
-                    by=by, version=version, client_token=client_token
+                # Nobody else sees the episode before this transaction commits: attempt 1,
+                # with no lock and no count to read.
+                return episode._add_attempt(
+                    by=by,
+                    version=version,
+                    client_token=client_token,
+                    number=1,
+                    facts=episode,
                 )
-        except (IntegrityError, ValidationError):
-            # The same Start won a race from another request (the unique token, or the check
-            # that the token started this episode): answer with its attempt.
+        except IntegrityError:
+            # The same Start won a race from another request (the token is unique): answer
+            # with its attempt.
             replayed = _started_by(client_token, facts=episode.facts())
             if replayed is None:
                 raise
@@ -209,29 +218,40 @@ class Episode(models.Model):
                 number = (
                     self.attempts.aggregate(last=models.Max("number"))["last"] or 0
                 ) + 1
-                attempt = Attempt(episode=self)
-                event = AttemptEvent(
-                    kind=AttemptEvent.Kind.STARTED,
-                    recorded_by=by,
+                return self._add_attempt(
+                    by=by,
+                    version=version,
                     client_token=client_token,
-                    occurred_at=timezone.now(),
-                    data={
-                        "number": number,
-                        "version": version.number,
-                        "version_id": version.pk,
-                        "location": locked.location_id,
-                        "episode": locked.facts(),
-                    },
+                    number=number,
+                    facts=locked,
                 )
-                flow.apply(attempt, event)
-                attempt.save()
-                event.attempt = attempt
-                event.save()
         except IntegrityError:
             replayed = _started_by(client_token, episode=self)
             if replayed is None:
                 raise
             return replayed
+
+    def _add_attempt(self, *, by, version, client_token, number, facts):
+        """Attempt `number` of this episode and its STARTED event, which keeps the episode's
+        facts as `facts` (this episode, read under its lock) has them. Inside a transaction."""
+        attempt = Attempt(episode=self)
+        event = AttemptEvent(
+            kind=AttemptEvent.Kind.STARTED,
+            recorded_by=by,
+            client_token=client_token,
+            occurred_at=timezone.now(),
+            data={
+                "number": number,
+                "version": version.number,
+                "version_id": version.pk,
+                "location": facts.location_id,
+                "episode": facts.facts(),
+            },
+        )
+        flow.apply(attempt, event)
+        attempt.save()
+        event.attempt = attempt
+        event.save()
         return attempt
 
 

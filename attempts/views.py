@@ -105,20 +105,25 @@ def start(request):
     locations = Location.objects.filter(staff=request.user, is_active=True)
     version = ChecklistVersion.objects.published().select_related("procedure").first()
     last = request.session.get(LAST_LOCATION)
-    # The bay the tablet stands at comes first: the session's last choice may be another bay's.
-    placed = tablet_location(request, staff=request.user)
-    form = StartForm(
-        request.POST or None,
-        locations=locations,
-        initial={
-            "location": placed
-            or (last if locations.filter(pk=last).exists() else locations.first())
-        },
-    )
+    if request.method == "POST":
+        # A posted form shows what was posted: the location chosen for it is not read.
+        form = StartForm(request.POST, locations=locations)
+    else:
+        # The bay the tablet stands at comes first: the session's last choice may be
+        # another bay's.
+        placed = tablet_location(request, staff=request.user)
+        form = StartForm(
+            locations=locations,
+            initial={
+                "location": placed
+                or (last if locations.filter(pk=last).exists() else locations.first())
+            },
+        )
     if request.method == "POST" and version:
         attempt = form.start(by=request.user, version=version)
         if attempt is not None:
-            request.session[LAST_LOCATION] = attempt.location_id
+            if last != attempt.location_id:  # the session is written only if it changed
+                request.session[LAST_LOCATION] = attempt.location_id
             return redirect("attempts:attempt-detail", public_id=attempt.public_id)
     status = 422 if request.method == "POST" else 200
     return render(

@@ -135,6 +135,55 @@ def test_every_tap_of_the_flow_runs_at_most_seven_queries(
     assert taps == dict.fromkeys(taps, TAP_QUERIES)
 
 
+# Start: the session, the user, the published version, the chosen location among the user's,
+# the episode's two check constraints, the token's earlier use, BEGIN, the episode, attempt 1,
+# its STARTED event, COMMIT.
+START_QUERIES = 12
+
+
+@pytest.mark.usefixtures("migrated_data")
+def test_start_runs_a_fixed_number_of_queries_and_writes_the_session_only_on_a_change(
+    client,
+):
+    """As in production: the request's own transaction, not a test's savepoint."""
+    version = reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    client.force_login(clinician)
+    url = reverse("attempts:attempt-start")
+    client.get(url)
+
+    def start():
+        data = {
+            "client_token": str(uuid.uuid4()),
+            "location": bay.pk,
+            "age_group": "adult",
+            "weight_kg": "70",
+            "context": "cardiac_arrest",
+        }
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(url, data)
+        assert response.status_code == 302, response.text
+        return [query["sql"].split()[0] for query in queries.captured_queries]
+
+    first = start()  # remembers the location in the session
+    assert first[:START_QUERIES] == [
+        *["SELECT"] * 7,
+        "BEGIN",
+        *["INSERT"] * 3,
+        "COMMIT",
+    ]
+    assert "UPDATE" in first[START_QUERIES:]
+    assert [len(start()) for _ in range(3)] == [START_QUERIES] * 3
+    assert (
+        Attempt.objects.filter(
+            number=1, checklist_version=version, location=bay
+        ).count()
+        == 4
+    )
+
+
 @pytest.mark.django_db
 def test_a_refused_tap_records_nothing_in_fewer_queries_than_a_recorded_one(
     client, clinician, bay, version

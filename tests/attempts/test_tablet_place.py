@@ -2,6 +2,7 @@
 header follow it; a tablet without one asks once."""
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -138,6 +139,35 @@ def test_a_forged_cookie_is_ignored(client, clinician, bay, other_bay):
     signer = signing.get_cookie_signer(salt=tablet.COOKIE + "another-salt")
     client.cookies[tablet.COOKIE] = signer.sign(str(bay.pk))
     assert "Tablet at" not in client.get(HOME).text
+    assert selected_location(client.get(START).text) == other_bay.pk
+
+
+def start_at(client, location):
+    response = client.post(
+        START,
+        {
+            "client_token": str(uuid.uuid4()),
+            "location": location.pk,
+            "age_group": "adult",
+            "weight_kg": "",
+            "context": "cardiac_arrest",
+        },
+    )
+    assert response.status_code == 302, response.text
+
+
+@pytest.mark.django_db
+def test_a_tablet_without_a_place_preselects_the_last_location_started_at(
+    client, clinician, bay, other_bay
+):
+    client.force_login(clinician)
+    assert selected_location(client.get(START).text) == other_bay.pk  # first by name
+
+    start_at(client, bay)
+    assert selected_location(client.get(START).text) == bay.pk
+    start_at(client, bay)
+    assert selected_location(client.get(START).text) == bay.pk
+    start_at(client, other_bay)
     assert selected_location(client.get(START).text) == other_bay.pk
 
 
