@@ -131,7 +131,7 @@ class ChecklistVersionAdmin(VersionAdmin):
         return (
             [
                 path(
-                    f"<int:pk>/{slug}/",
+                    f"<id:pk>/{slug}/",
                     self.admin_site.admin_view(require_POST(view)),
                     name=f"checklists_checklistversion_{name}",
                 )
@@ -139,14 +139,14 @@ class ChecklistVersionAdmin(VersionAdmin):
             ]
             + [
                 path(
-                    "<int:pk>/publish/",
+                    "<id:pk>/publish/",
                     self.admin_site.admin_view(
                         require_http_methods(["GET", "POST"])(self.publish_view)
                     ),
                     name="checklists_checklistversion_publish",
                 ),
                 path(
-                    "<int:pk>/part/<slug:part>/",
+                    "<id:pk>/part/<slug:part>/",
                     self.admin_site.admin_view(self.part_view),
                     name="checklists_checklistversion_part",
                 ),

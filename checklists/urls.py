@@ -7,10 +7,10 @@ app_name = "checklists"
 urlpatterns = [
     path("content/", views.home, name="home"),
     path(
-        "content/versions/<int:pk>/preview/",
+        "content/versions/<id:pk>/preview/",
         views.version_preview,
         name="version-preview",
     ),
-    path("content/versions/<int:pk>/diff/", views.version_diff, name="version-diff"),
+    path("content/versions/<id:pk>/diff/", views.version_diff, name="version-diff"),
     path("reference/", views.reference, name="reference"),
 ]

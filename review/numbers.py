@@ -895,6 +895,6 @@ def operator_log_csv(request, user_id):
 urlpatterns = [
     path("numbers/", numbers, name="numbers"),
     path("operators/", operators, name="operators"),
-    path("operators/<int:user_id>/", operator_log_page, name="operator-log"),
-    path("operators/<int:user_id>/log.csv", operator_log_csv, name="operator-log-csv"),
+    path("operators/<id:user_id>/", operator_log_page, name="operator-log"),
+    path("operators/<id:user_id>/log.csv", operator_log_csv, name="operator-log-csv"),
 ]

@@ -236,3 +236,13 @@ def test_someone_who_never_operated_has_no_log(client, supervisor, name):
     client.force_login(supervisor)
     assert client.get(reverse(name, args=[supervisor.pk])).status_code == 404
     assert not RecordAccess.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("suffix", ["", "log.csv"])
+@pytest.mark.parametrize("user_id", ["9" * 19, "9" * 20, "1" + "0" * 30])
+def test_an_id_no_user_can_have_is_404(client, supervisor, suffix, user_id):
+    client.force_login(supervisor)
+    response = client.get(f"/review/operators/{user_id}/{suffix}")
+    assert response.status_code == 404
+    assert not RecordAccess.objects.exists()
