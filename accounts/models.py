@@ -9,12 +9,14 @@ from django.db import models
 class RoleAccess(models.Model):
     """Holds the three role permissions, which belong to no record model.
 
-    No table: the model exists so the permissions have a content type and can be granted to
-    the role groups (data migration 0002) and managed in the admin like any other permission.
+    The model exists so the permissions have a content type and can be granted to the role
+    groups (data migration 0002) and managed in the admin like any other permission. Its table
+    stays empty; it exists because code that reaches a model through its content type (the
+    admin's "view on site" link, /admin/r/<type>/<id>/) reads it, and a missing table answered
+    that with a database error instead of 404.
     """
 
     class Meta:
-        managed = False
         default_permissions = ()
         permissions = (
             ("work_at_bay", "Can use the clinician pages at the bay"),

@@ -520,3 +520,15 @@ def test_an_id_too_long_for_the_database_is_404_for_the_right_role(
         assert "doesn\u2019t exist" in response.text
     else:
         assert response.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("object_id", ["1", "0", "x"])
+def test_view_on_site_of_the_role_permissions_is_404_not_a_database_error(
+    client, editor, object_id
+):
+    """The admin reaches a model through its content type, the role permissions' too."""
+    content_type = ContentType.objects.get_by_natural_key("accounts", "roleaccess")
+    client.force_login(editor)
+    url = reverse("admin:view_on_site", args=[content_type.pk, object_id])
+    assert client.get(url).status_code == 404
