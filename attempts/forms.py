@@ -5,7 +5,8 @@ state allows the event is `flow.check`'s decision, made under the row lock in `r
 Messages speak to a clinician in a hurry: what is wrong and what to do.
 """
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -149,6 +150,12 @@ class TapForm(forms.Form):
         return messages
 
 
+# Digits with at most one decimal point, signed or not (a negative weight is then told the
+# least weight, not that it is no number). Not the rest of what Decimal() reads: "1_0" would be
+# 10 and "1e1" 10 as well, a typo recorded as a weight.
+WEIGHT_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
 class WeightField(forms.CharField):
     """Weight in kg to one decimal; a decimal comma is accepted (70,5 is 70.5)."""
 
@@ -163,16 +170,11 @@ class WeightField(forms.CharField):
         )
         if not value:
             return None
-        try:
-            weight = Decimal(value)
-        except InvalidOperation:
-            raise forms.ValidationError(
-                "Enter the weight in kg as a number, e.g. 72 or 72.5.", code="invalid"
-            ) from None
-        if not weight.is_finite():
+        if not WEIGHT_NUMBER.fullmatch(value):
             raise forms.ValidationError(
                 "Enter the weight in kg as a number, e.g. 72 or 72.5.", code="invalid"
             )
+        weight = Decimal(value)
         if weight > MAX_PLAUSIBLE_WEIGHT_KG:
             raise forms.ValidationError(
                 "That is more than any patient weighs: check the number (in kg).",

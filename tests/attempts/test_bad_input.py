@@ -37,9 +37,16 @@ def snapshot(attempt):
         # Each would be stored as 0.0 kg once rounded to the column's one decimal.
         ("0.01", "Enter a weight of at least 0.1 kg."),
         ("0,04", "Enter a weight of at least 0.1 kg."),
-        ("1e-5", "Enter a weight of at least 0.1 kg."),
+        ("0.00001", "Enter a weight of at least 0.1 kg."),
         ("1000", "That is more than any patient weighs: check the number (in kg)."),
         ("abc", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
+        # What Python reads as a number but nobody types as a weight: 10, 10, 700 kg.
+        ("1_0", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
+        ("1e1", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
+        ("7_0_0", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
+        ("7 0", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
+        ("70.5.1", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
+        ("Infinity", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
     ],
 )
 def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
@@ -56,10 +63,22 @@ def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
 
 
 @pytest.mark.django_db
-def test_a_decimal_comma_is_accepted(start):
-    response = start(age_group="child", weight_kg="70,5")
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("70,5", "70.5"),
+        ("70.5", "70.5"),
+        ("72", "72.0"),
+        ("72 kg", "72.0"),
+        (" 3.5 ", "3.5"),
+        (".5", "0.5"),
+        ("72.", "72.0"),
+    ],
+)
+def test_a_weight_as_clinicians_type_it_is_accepted(start, typed, kept):
+    response = start(age_group="child", weight_kg=typed)
     assert response.status_code == 302
-    assert str(Episode.objects.get().weight_kg) == "70.5"
+    assert str(Episode.objects.get().weight_kg) == kept
 
 
 @pytest.mark.django_db

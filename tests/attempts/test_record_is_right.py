@@ -103,7 +103,24 @@ def test_success_only_from_the_outcome_card(tap, attempt):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("weight", ["0.01", "0,04", "1e-5", "0.049"])
+@pytest.mark.parametrize("weight", ["1_0", "1e1", "6 0"])
+def test_a_weight_correction_python_would_read_is_refused_at_the_field(
+    tap, attempt, weight
+):
+    walk(attempt, to=flow.Stage.CONFIRMATION)
+    before = snapshot()
+    response = tap(
+        attempt, "correction", field="weight_kg", weight_kg=weight, reason="Typo"
+    )
+    assert response.status_code == 422
+    assert field_errors(response.text, "correction-weight_kg") == [
+        "Enter the weight in kg as a number, e.g. 72 or 72.5."
+    ]
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weight", ["0.01", "0,04", "0.00001", "0.049"])
 def test_a_weight_correction_that_rounds_to_zero_is_refused_at_the_field(
     tap, attempt, weight
 ):
