@@ -865,6 +865,9 @@ class TransferForm(TapForm):
                 to=self.cleaned_data["location"],
                 client_token=self.cleaned_data["client_token"],
             )
+        except flow.Refused as refusal:
+            self.refusal = refusal.messages[0]
+            return None
         except ValidationError as error:
             self._add_errors(error)
             return None

@@ -27,6 +27,10 @@ REUSED_FORM = (
     "This form was already used to record something else. "
     "Reload the page and tap again."
 )
+# A transfer from a board that was out of date: the needles were removed, or moved there.
+NOTHING_TO_MOVE = (
+    "This patient has no IO needle in place to move there (removed, or never in)."
+)
 
 
 def removal_warning():
@@ -181,8 +185,15 @@ class Episode(models.Model):
                 if set(earlier) != {to.pk}:
                     raise ValidationError(REUSED_FORM)
                 return len(earlier)
+            # Each move's token is derived from the request's: the request's own was never
+            # recorded, unless another tap used it.
+            if AttemptEvent.objects.filter(client_token=client_token).exists():
+                raise ValidationError(REUSED_FORM)
+            needles = list(self.attempts.in_place().exclude(location=to))
+            if not needles:
+                raise flow.Refused(NOTHING_TO_MOVE, code="not_now")
             moved = 0
-            for attempt in self.attempts.in_place().exclude(location=to):
+            for attempt in needles:
                 attempt.record_event(
                     kind=AttemptEvent.Kind.TRANSFERRED,
                     by=by,

@@ -486,7 +486,7 @@ def transfer(request, public_id):
         request,
         "attempts/transfer.html",
         {"attempt": attempt, "form": form},
-        status=422 if form.is_bound else 200,
+        status=409 if form.refusal else 422 if form.is_bound else 200,
     )
 
 

@@ -15,9 +15,11 @@ from tests.attempts.conftest import site
 from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
+    EpisodeFactory,
     LocationFactory,
     needle_in_place,
     reference_version,
+    started_attempt,
     walk,
 )
 from tests.forms import field_errors, read_field
@@ -225,6 +227,40 @@ def test_a_transfer_replayed_to_another_location_is_refused_and_moves_nothing(
     # The same request again (a retry) answers what it did.
     retry = client.post(url, {"client_token": token, "location": icu.pk})
     assert retry.status_code == 422  # the patient is already there: said at the field
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_a_transfer_with_no_needle_in_place_is_refused_with_the_reason(client, needle):
+    never_in = started_attempt(episode=EpisodeFactory(location=needle.location))
+    removal = reverse("attempts:attempt-removal", args=[needle.public_id])
+    client.post(removal, {"client_token": str(uuid.uuid4()), "condition": "Clean"})
+    ward = LocationFactory()
+    before = snapshot()
+    # The needle removed (a board out of date), and an attempt whose needle never went in.
+    for gone in (needle, never_in):
+        url = reverse("attempts:attempt-transfer", args=[gone.public_id])
+        response = client.post(
+            url, {"client_token": str(uuid.uuid4()), "location": ward.pk}
+        )
+        assert response.status_code == 409
+        assert "This patient has no IO needle in place to move there" in response.text
+        assert snapshot() == before
+        assert "moved to" not in client.get(reverse("attempts:board")).text
+
+
+@pytest.mark.django_db
+def test_a_transfer_with_a_token_a_tap_used_is_refused_and_moves_nothing(
+    client, needle
+):
+    used = str(needle.events.get(kind=AttemptEvent.Kind.NEEDLE_IN_BONE).client_token)
+    url = reverse("attempts:attempt-transfer", args=[needle.public_id])
+    before = snapshot()
+    response = client.post(
+        url, {"client_token": used, "location": LocationFactory().pk}
+    )
+    assert response.status_code == 422
+    assert "This form was already used to record something else" in response.text
     assert snapshot() == before
 
 
