@@ -251,7 +251,12 @@ class ChecklistVersionAdmin(VersionAdmin):
 
     def new_draft_view(self, request, pk):
         version = self._version(request, pk, "checklists.add_checklistversion")
-        draft = version.new_draft(author=request.user)
+        try:
+            draft = version.new_draft(author=request.user)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect(self._change_url(version))
         messages.success(
             request,
             f"{draft} created from {version}. Edit it, then submit it for review.",

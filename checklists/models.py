@@ -300,7 +300,15 @@ class ChecklistVersion(models.Model):
         return self
 
     def new_draft(self, *, author):
-        """A new draft copying this version's whole tree, numbered after the latest version."""
+        """A new draft copying this version's whole tree, numbered after the latest version.
+
+        Only from a published or retired version: a draft or a version in review is edited
+        (or sent back to draft) itself, never copied into a second line of drafts."""
+        if not self.is_frozen:
+            raise ValidationError(
+                f"{self} is not published: edit it, or start a new draft from a "
+                "published or retired version."
+            )
         with transaction.atomic():
             latest = (
                 type(self)

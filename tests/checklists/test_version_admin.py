@@ -183,6 +183,25 @@ def test_two_person_workflow_in_the_admin(client, editor):
     assert published.status == ChecklistVersion.Status.RETIRED
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("in_review", [False, True])
+def test_a_new_draft_is_not_made_from_a_draft_or_a_version_in_review(
+    signed_in, draft, in_review
+):
+    if in_review:
+        draft.submit_for_review(by=draft.author)
+    page = signed_in.get(change_url(draft))
+    assert "New draft from this version" not in page.text
+    versions = ChecklistVersion.objects.count()
+
+    url = reverse("admin:checklists_checklistversion_new_draft", args=[draft.pk])
+    response = signed_in.post(url, follow=True)
+
+    assert response.redirect_chain[-1][0] == change_url(draft)
+    assert "is not published: edit it, or start a new draft" in response.text
+    assert ChecklistVersion.objects.count() == versions
+
+
 def make_steps(version, count):
     section = version.sections.get()
     for _ in range(count):
