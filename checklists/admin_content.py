@@ -185,7 +185,23 @@ class NeedleSizeFormSet(PositionedFormSet):
                 )
 
 
-class ContentInline(admin.StackedInline):
+# Items one page of a version saves at most: far above any part's (the IO checklist's largest
+# section has 18 steps), and the most forms a forged form count makes the server build (Django
+# would build up to 2 000, each with its sources: a minute of a worker for one request).
+MAX_ITEMS = 100
+
+
+class BoundedInline:
+    """An inline whose formset builds at most MAX_ITEMS forms; more are refused at the top."""
+
+    max_num = MAX_ITEMS
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs.setdefault("absolute_max", MAX_ITEMS)
+        return super().get_formset(request, obj, **kwargs)
+
+
+class ContentInline(BoundedInline, admin.StackedInline):
     """Items of a version: editable only while the version is a draft."""
 
     form = ContentForm
@@ -248,7 +264,7 @@ class ContentInline(admin.StackedInline):
         return PreloadedChoiceField(list(objects), required=required, label=label)
 
 
-class SectionInline(admin.TabularInline):
+class SectionInline(BoundedInline, admin.TabularInline):
     """The version's sections: their order and titles (their steps open from each section)."""
 
     model = Section

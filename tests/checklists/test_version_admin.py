@@ -1,6 +1,8 @@
 """Editors change drafts in the admin, part by part; errors appear at the field and in a list at
 the top; published versions stay read-only."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -99,6 +101,35 @@ def test_bad_content_gets_a_message_at_the_field_and_nothing_changes(
     assert message in response.text
     assert draft.steps.get().text == "Do not rock the needle"
     assert draft.sites.get().landmarks
+
+
+@pytest.mark.django_db
+# Each case draws 100 forms back (seconds): a version's part and a section's steps, both
+# through ContentInline's bound, and the sections through SectionInline's.
+@pytest.mark.parametrize(
+    ("prefix", "count"),
+    [("needle_sizes", "99999999"), ("steps", "9" * 30), ("sections", "101")],
+)
+def test_a_forged_form_count_is_refused_at_the_top_and_nothing_changes(
+    signed_in, draft, prefix, count
+):
+    url, form_id = page_of(draft, prefix)
+    data = form_data(signed_in.get(url).text, form_id)
+    data[f"{prefix}-TOTAL_FORMS"] = count
+    before = (draft.sections.count(), draft.steps.get().text, draft.sites.get().name)
+
+    response = signed_in.post(url, data)
+
+    assert response.status_code == 200
+    assert "Please submit at most 100 forms." in response.text
+    # The page drew back no more forms than it may build.
+    drawn = {int(i) for i in re.findall(rf'name="{prefix}-(\d+)-', response.text)}
+    assert len(drawn) <= 100
+    assert (
+        draft.sections.count(),
+        draft.steps.get().text,
+        draft.sites.get().name,
+    ) == before
 
 
 @pytest.mark.django_db
