@@ -51,7 +51,9 @@ class Row:
     data: object = field(default=None, compare=False)
 
 
-def url_names():
+def url_patterns():
+    """{URL name: its pattern}, for every named pattern."""
+
     def walk(patterns, namespaces):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
@@ -62,9 +64,13 @@ def url_names():
                 )
                 yield from walk(pattern.url_patterns, ns)
             elif isinstance(pattern, URLPattern) and pattern.name:
-                yield ":".join([*namespaces, pattern.name])
+                yield ":".join([*namespaces, pattern.name]), pattern
 
-    return sorted(set(walk(get_resolver().url_patterns, [])))
+    return dict(walk(get_resolver().url_patterns, []))
+
+
+def url_names():
+    return sorted(url_patterns())
 
 
 def attempt_kwargs(**extra):
@@ -451,24 +457,6 @@ def test_403_page_names_the_role_needed_and_links_home(client, clinician):
     assert response.status_code == 403
     assert "This page is for the <strong>Supervisor</strong> role" in response.text
     assert f'href="{reverse("accounts:home")}"' in response.text
-
-
-def url_patterns():
-    """{URL name: its pattern}, for every named pattern."""
-
-    def walk(patterns, namespaces):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                ns = (
-                    [*namespaces, pattern.namespace]
-                    if pattern.namespace
-                    else namespaces
-                )
-                yield from walk(pattern.url_patterns, ns)
-            elif isinstance(pattern, URLPattern) and pattern.name:
-                yield ":".join([*namespaces, pattern.name]), pattern
-
-    return dict(walk(get_resolver().url_patterns, []))
 
 
 PATTERNS = url_patterns()
