@@ -1,5 +1,5 @@
 """Any POST to the editor's workflow and part pages: never a server error, and a refused
-request publishes nothing and changes no content."""
+request publishes nothing, makes no version and changes no content."""
 
 import pytest
 from django.urls import reverse
@@ -33,7 +33,16 @@ FIELDS = st.sampled_from(
 )
 @given(
     data=st.dictionaries(FIELDS, st.text(max_size=20)),
-    target=st.sampled_from(["publish", "submit", "part-needle-sizes", "part-bogus"]),
+    target=st.sampled_from(
+        [
+            "publish",
+            "submit",
+            "return_to_draft",
+            "new_draft",
+            "part-needle-sizes",
+            "part-bogus",
+        ]
+    ),
 )
 @pytest.mark.django_db
 def test_any_editor_post_is_answered_without_an_error(client, data, target):
@@ -43,6 +52,7 @@ def test_any_editor_post_is_answered_without_an_error(client, data, target):
     steps_before = list(
         Step.objects.order_by("pk").values_list("pk", "text", "position")
     )
+    versions = ChecklistVersion.objects.count()
     client.force_login(author)
     if target.startswith("part-"):
         url = reverse(
@@ -55,6 +65,8 @@ def test_any_editor_post_is_answered_without_an_error(client, data, target):
     assert response.status_code < 500
     # The author can never publish, and a published version's content never changes.
     assert ChecklistVersion.objects.published().get() == published
+    # Nothing here makes a version: a new draft comes only from a published one.
+    assert ChecklistVersion.objects.count() == versions
     after = list(
         Step.objects.filter(version=published)
         .order_by("pk")
