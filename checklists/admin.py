@@ -251,17 +251,14 @@ class ChecklistVersionAdmin(VersionAdmin):
 
     def new_draft_view(self, request, pk):
         version = self._version(request, pk, "checklists.add_checklistversion")
-        try:
-            draft = version.new_draft(author=request.user)
-        except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
-            return redirect(self._change_url(version))
-        messages.success(
+        draft = self._transition(
             request,
-            f"{draft} created from {version}. Edit it, then submit it for review.",
+            lambda: version.new_draft(author=request.user),
+            lambda draft: (
+                f"{draft} created from {version}. Edit it, then submit it for review."
+            ),
         )
-        return redirect(self._change_url(draft))
+        return redirect(self._change_url(draft or version))
 
     def submit_view(self, request, pk):
         """Submit what is saved. The version page's button saves the page first (response_change);
@@ -330,10 +327,15 @@ class ChecklistVersionAdmin(VersionAdmin):
         )
 
     def _transition(self, request, action, success_message):
+        """`action()`'s result, with `success_message` (or its text for the result) shown;
+        None, with the refusal's messages shown, if the model refused it."""
         try:
-            action()
+            result = action()
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)
-        else:
-            messages.success(request, success_message)
+            return None
+        if callable(success_message):
+            success_message = success_message(result)
+        messages.success(request, success_message)
+        return result
