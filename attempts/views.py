@@ -33,7 +33,13 @@ from attempts.forms import (
     tap_form,
     tap_token,
 )
-from attempts.models import Attempt, AttemptEvent, Location, RecordAccess
+from attempts.models import (
+    NOTHING_TO_MOVE,
+    Attempt,
+    AttemptEvent,
+    Location,
+    RecordAccess,
+)
 from attempts.stages import StageContent, progress
 from attempts.tablet_context import tablet_location
 from checklists.models import ChecklistVersion
@@ -482,10 +488,18 @@ def transfer(request, public_id):
             location = form.cleaned_data["location"]
             messages.success(request, f"{moved} IO needle(s) moved to {location}.")
             return redirect("attempts:board")
+    # Nothing to move (removed, or never in): the page says so and offers no Transfer button.
+    nothing_to_move = form.refusal or (
+        not form.is_bound and not attempt.episode.attempts.in_place().exists()
+    )
     return render(
         request,
         "attempts/transfer.html",
-        {"attempt": attempt, "form": form},
+        {
+            "attempt": attempt,
+            "form": form,
+            "nothing_to_move": nothing_to_move and NOTHING_TO_MOVE,
+        },
         status=409 if form.refusal else 422 if form.is_bound else 200,
     )
 

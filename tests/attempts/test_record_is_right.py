@@ -224,6 +224,7 @@ def test_a_transfer_replayed_to_another_location_is_refused_and_moves_nothing(
 
 @pytest.mark.django_db
 def test_a_transfer_with_no_needle_in_place_is_refused_with_the_reason(client, needle):
+    in_place = needle_in_place(location=needle.location, version=reference_version())
     never_in = started_attempt(episode=EpisodeFactory(location=needle.location))
     removal = reverse("attempts:attempt-removal", args=[needle.public_id])
     client.post(removal, {"client_token": str(uuid.uuid4()), "condition": "Clean"})
@@ -237,8 +238,19 @@ def test_a_transfer_with_no_needle_in_place_is_refused_with_the_reason(client, n
         )
         assert response.status_code == 409
         assert "This patient has no IO needle in place to move there" in response.text
+        assert ">Transfer</button>" not in response.text
         assert snapshot() == before
         assert "moved to" not in client.get(reverse("attempts:board")).text
+        # The page opened afresh says so too, and offers no Transfer button.
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "This patient has no IO needle in place to move there" in page.text
+        assert ">Transfer</button>" not in page.text
+        assert ">Back to the board</a>" in page.text
+    # With a needle in place the page offers the move, and no such message.
+    page = client.get(reverse("attempts:attempt-transfer", args=[in_place.public_id]))
+    assert ">Transfer</button>" in page.text
+    assert "no IO needle in place" not in page.text
 
 
 @pytest.mark.django_db
