@@ -6,8 +6,9 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import resolve_url
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.html import format_html
@@ -43,6 +44,31 @@ class HtmxAwareLoginRequiredMiddleware(LoginRequiredMiddleware):
             self.get_login_url(view_func),
             self.get_redirect_field_name(view_func),
         )
+
+
+class UnreadableFormMiddleware:
+    """400 for a form body Django will not read: a urlencoded body declared in a charset
+    other than UTF-8.
+
+    Reading it raises BadRequest, first in the CSRF check and then again in the CSRF check of
+    Django's own error views, which turns the 400 into a 500. No browser sends such a body;
+    the answer says why it was refused, and nothing was recorded.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST":
+            try:
+                request.POST  # noqa: B018 - read here, where a refusal can be answered
+            except BadRequest:
+                return HttpResponseBadRequest(
+                    "This form was not sent as UTF-8 and could not be read. "
+                    "Nothing was recorded.",
+                    content_type="text/plain; charset=utf-8",
+                )
+        return self.get_response(request)
 
 
 class NoStoreMiddleware:

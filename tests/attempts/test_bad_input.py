@@ -15,6 +15,7 @@ from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
     LocationFactory,
+    started_attempt,
 )
 from tests.forms import field_errors, read_field
 
@@ -300,3 +301,26 @@ def test_corrections_append_and_a_later_insertion_time_is_flagged(
     assert "weight_kg: 72.0 → 80.0" in summary.text
     assert "later insertion time: flagged" in summary.text
     assert inserted.events.filter(kind="correction").count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("charset", ["utf-16", "latin-1"])
+def test_a_form_not_sent_as_utf8_is_refused_with_400_and_records_nothing(
+    client, clinician, charset
+):
+    """Django will not read such a body: a 400 that says why, never a 500 (the test client
+    raises on a server error), whether signed in or not."""
+    attempt = started_attempt()
+    attempt.location.staff.add(clinician)
+    before = snapshot(attempt)
+    # The test client encodes the text in the charset declared.
+    body = f"client_token={uuid.uuid4()}&username=clinician"
+    content_type = f"application/x-www-form-urlencoded; charset={charset}"
+    tap_url = reverse("attempts:attempt-record", args=[attempt.public_id, "indication"])
+    for signed_in, url in ((False, reverse("accounts:login")), (True, tap_url)):
+        if signed_in:
+            client.force_login(clinician)
+        response = client.post(url, body, content_type=content_type)
+        assert response.status_code == 400
+        assert "This form was not sent as UTF-8" in response.text
+    assert snapshot(attempt) == before
