@@ -196,8 +196,11 @@ def tablet_time(attempt, tapped_at_ms, *, now):
     """(occurred_at, clock note) for a tap the tablet kept through a network drop.
 
     The tablet's time when it is credible: not in the future (beyond a small skew, then the
-    server's own time) and not before the attempt started. Otherwise the server's time and a
-    note saying so. (None, None) for an ordinary tap: the server's clock.
+    server's own time) and not before any time the attempt already holds (its start, the
+    needle in bone, confirmation, removal), since every tap follows those: a tablet whose
+    clock runs behind the server's must not confirm or remove a needle before it went in.
+    Otherwise the server's time and a note saying so. (None, None) for an ordinary tap: the
+    server's clock.
     """
     if tapped_at_ms is None:
         return None, None
@@ -205,7 +208,14 @@ def tablet_time(attempt, tapped_at_ms, *, now):
         tapped = datetime.fromtimestamp(tapped_at_ms / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return now, TABLET_TIME_REFUSED
-    if attempt.started_at <= tapped <= now + TABLET_CLOCK_AHEAD:
+    held = (
+        attempt.started_at,
+        attempt.inserted_at,
+        attempt.confirmed_at,
+        attempt.removed_at,
+    )
+    latest = max(moment for moment in held if moment is not None)
+    if latest <= tapped <= now + TABLET_CLOCK_AHEAD:
         return min(tapped, now), TABLET_TIME_USED
     return now, TABLET_TIME_REFUSED
 

@@ -40,12 +40,12 @@ class TapForm(forms.Form):
         },
     )
     # Set by the tablet's queue on a tap it kept through a network drop: the tablet's clock
-    # (milliseconds since 1970) when the clinician tapped. Bounded by `flow.tablet_time`.
+    # (milliseconds since 1970) when the clinician tapped. Any number: one outside the
+    # attempt (a tablet with a broken clock) gives the server's time, in `flow.tablet_time`,
+    # rather than a refusal that would cost the tablet its kept tap.
     tapped_at = forms.IntegerField(
         widget=forms.HiddenInput,
         required=False,
-        min_value=0,
-        max_value=2**53,
         error_messages={"invalid": STALE_FORM},
     )
     kind = None

@@ -78,6 +78,24 @@ def test_a_tablet_time_outside_the_attempt_gives_the_servers_time_and_a_note(
     assert event.data["clock"] == flow.TABLET_TIME_REFUSED
 
 
+@pytest.mark.parametrize("tapped_at", [-1, 0, 2**53 + 1, 10**40])
+def test_a_tablet_time_no_clock_can_show_gives_the_servers_time_and_a_note(
+    client, at_insertion, tapped_at
+):
+    attempt = at_insertion
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "needle-in-bone"])
+    fields = {
+        "client_token": str(uuid.uuid4()),
+        "revision": attempt.revision,
+        "tapped_at": str(tapped_at),
+    }
+    before = timezone.now()
+    assert client.post(url, fields, headers={"HX-Request": "true"}).status_code == 200
+    event = needle_in_bone(attempt)
+    assert before <= event.occurred_at <= timezone.now()
+    assert event.data["clock"] == flow.TABLET_TIME_REFUSED
+
+
 def test_an_ordinary_tap_keeps_the_servers_clock_and_no_note(client, at_insertion):
     attempt = at_insertion
     assert tap_needle_in_bone(client, attempt, None).status_code == 200
@@ -99,3 +117,48 @@ def test_a_tablet_time_that_is_no_number_is_a_message_not_an_error(
     response = client.post(url, fields, headers={"HX-Request": "true"})
     assert response.status_code == 422
     assert not attempt.events.filter(kind=AttemptEvent.Kind.NEEDLE_IN_BONE).exists()
+
+
+def test_a_tablet_time_before_the_needle_went_in_confirms_at_the_servers_time(
+    client, at_insertion
+):
+    """A tablet whose clock runs behind the server's: Needle in bone recorded online at the
+    server's time, then Confirm kept offline at the tablet's earlier time. Confirmation (and
+    so removal) can never come before insertion."""
+    attempt = at_insertion
+    assert tap_needle_in_bone(client, attempt, None).status_code == 200
+    attempt.refresh_from_db()
+    behind = attempt.inserted_at - timedelta(seconds=30)
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "confirm"])
+    fields = {
+        "client_token": str(uuid.uuid4()),
+        "revision": attempt.revision,
+        "all_confirmed": "on",
+        "tapped_at": int(behind.timestamp() * 1000),
+    }
+    assert client.post(url, fields, headers={"HX-Request": "true"}).status_code == 200
+    attempt.refresh_from_db()
+    confirmed = attempt.events.get(kind=AttemptEvent.Kind.PLACEMENT_CONFIRMED)
+    assert confirmed.data["clock"] == flow.TABLET_TIME_REFUSED
+    assert attempt.confirmed_at >= attempt.inserted_at
+    assert attempt.to_confirmed >= timedelta(0)
+
+    outcome = reverse("attempts:attempt-record", args=[attempt.public_id, "outcome"])
+    fields = {
+        "client_token": str(uuid.uuid4()),
+        "revision": attempt.revision,
+        "outcome": "success",
+    }
+    assert (
+        client.post(outcome, fields, headers={"HX-Request": "true"}).status_code == 200
+    )
+    removal = reverse("attempts:attempt-removal", args=[attempt.public_id])
+    fields = {
+        "client_token": str(uuid.uuid4()),
+        "condition": "Clean",
+        "tapped_at": int(behind.timestamp() * 1000),
+    }
+    assert client.post(removal, fields).status_code == 302
+    attempt.refresh_from_db()
+    assert attempt.removed_at >= attempt.confirmed_at
+    assert attempt.dwell >= timedelta(0)
