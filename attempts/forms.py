@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from attempts import flow
 from attempts.flow import MAX_PLAUSIBLE_WEIGHT_KG, Kind, Outcome, Stage
-from attempts.models import AgeGroup, Attempt, Episode
+from attempts.models import REUSED_FORM, AgeGroup, Attempt, Episode
 
 STALE_FORM = "This screen is out of date. Reload the page and tap again."
 TENTH = Decimal("0.1")
@@ -81,11 +81,16 @@ class TapForm(forms.Form):
         out of date): nothing was recorded, and the page shows the current card.
         """
         if self._from_an_old_card(attempt):
-            if self._is_a_retry(attempt):
+            recorded = self._recorded_kind(attempt)
+            if recorded == self.kind:
                 # Recorded when first sent (the answer was lost on the way): nothing to do
                 # but show the current card. Its data is not drawn again from a card the
                 # attempt has left.
                 return True
+            if recorded is not None:
+                # The token recorded another kind of tap: no retry of this one.
+                self.add_error(None, REUSED_FORM)
+                return False
             # Checked before the input: an old card's answers belong to what it showed then
             # (another site's screen, another card's checks), not to the current card.
             self.refusal = flow.STALE
@@ -116,14 +121,19 @@ class TapForm(forms.Form):
     def show_chosen(self, attempt):
         """Hand the next card what this tap chose, as the form already holds it."""
 
-    def _is_a_retry(self, attempt):
-        """The tap's token is already recorded on this attempt: a retry (a queue replaying a
-        tap whose answer the network lost)."""
+    def _recorded_kind(self, attempt):
+        """The kind of event the tap's token already recorded on this attempt, or None.
+
+        Its own kind: a retry (a queue replaying a tap whose answer the network lost)."""
         try:
             token = self.fields["client_token"].clean(self.data.get("client_token"))
         except ValidationError:
-            return False
-        return attempt.has_recorded(token)
+            return None
+        return (
+            attempt.events.filter(client_token=token)
+            .values_list("kind", flat=True)
+            .first()
+        )
 
     def _from_an_old_card(self, attempt):
         if not self.is_bound or not self.fields["revision"].required:

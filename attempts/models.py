@@ -678,18 +678,6 @@ class Attempt(models.Model):
             .get(pk=self.pk)
         )
 
-    def has_recorded(self, client_token):
-        """Whether this token is already recorded on this attempt (a retried tap): a yes from
-        the tap's locking read stands; otherwise one query.
-
-        A no from that read may be out of date: on PostgreSQL a read that waited for the row
-        lock sees the row as the other transaction committed it, but its token subquery
-        still sees the data from before the wait.
-        """
-        if self._holds_tap_lock(client_token) and self.replayed_on is not None:
-            return self.replayed_on == self.pk
-        return self.events.filter(client_token=client_token).exists()
-
     def correction(self, data):
         """A correction's full data (adds the old value) and the event it amends.
 

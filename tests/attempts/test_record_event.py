@@ -245,6 +245,60 @@ def test_a_retry_of_a_card_tap_already_recorded_answers_with_the_current_card(
     assert b"Needle in bone" in again.content
 
 
+@pytest.mark.parametrize(
+    ("action", "fields"),
+    [
+        ("needle-in-bone", {}),
+        ("outcome", {"outcome": "abandoned"}),
+        ("site", {"side": "left"}),
+    ],
+)
+def test_a_token_another_tap_recorded_is_refused_from_an_old_card_too(
+    client, db, action, fields
+):
+    """A form sent again with its token but to another tap, from a card the attempt has
+    left: not a retry of that tap. 422 with the reason, nothing recorded, nothing said saved."""
+    import uuid
+
+    from django.urls import reverse
+
+    from attempts import flow
+    from attempts.models import REUSED_FORM
+    from tests.factories import (
+        ClinicianFactory,
+        EpisodeFactory,
+        LocationFactory,
+        reference_version,
+        walk,
+    )
+
+    version = reference_version()
+    bay = LocationFactory()
+    clinician = ClinicianFactory()
+    bay.staff.add(clinician)
+    episode = EpisodeFactory(location=bay, created_by=clinician)
+    attempt = walk(
+        episode.start_attempt(by=clinician, version=version, client_token=uuid.uuid4()),
+        to=flow.Stage.PREPARATION,
+    )
+    client.force_login(clinician)
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "checks-done"])
+    old_revision = attempt.revision
+    token = str(uuid.uuid4())
+    tap = {"client_token": token, "revision": old_revision, "all_confirmed": "on"}
+    assert client.post(url, tap, headers={"HX-Request": "true"}).status_code == 200
+    attempt.refresh_from_db()
+    state = (attempt.events.count(), attempt.stage, attempt.outcome)
+
+    other = reverse("attempts:attempt-record", args=[attempt.public_id, action])
+    reused = {"client_token": token, "revision": old_revision, **fields}
+    response = client.post(other, reused, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert REUSED_FORM.split(".")[0] in response.content.decode()
+    attempt.refresh_from_db()
+    assert (attempt.events.count(), attempt.stage, attempt.outcome) == state
+
+
 @pytest.mark.usefixtures("migrated_data")
 @pytest.mark.parametrize(
     ("action", "kind"),
