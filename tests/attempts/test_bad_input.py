@@ -267,6 +267,36 @@ def test_an_impossible_insertion_time_is_refused(tap, inserted, shift, message):
 
 
 @pytest.mark.django_db
+def test_the_minute_the_attempt_started_is_an_insertion_time_never_before_the_start(
+    tap, inserted
+):
+    """The field takes minutes, the record seconds: the start's own minute, typed as the
+    insertion time, is the start, not its minute's first second before it."""
+    response = tap(
+        inserted,
+        "correction",
+        field="inserted_at",
+        inserted_at=local(inserted.started_at),
+        reason="Clock",
+    )
+    assert response.status_code == 200
+    inserted.refresh_from_db()
+    assert inserted.inserted_at == inserted.started_at
+    assert inserted.to_bone == timedelta(0)
+    before = snapshot(inserted)
+    response = tap(
+        inserted,
+        "correction",
+        field="inserted_at",
+        inserted_at=local(inserted.started_at - timedelta(minutes=1)),
+        reason="Clock",
+    )
+    assert response.status_code == 422
+    assert "The insertion time cannot be before the attempt started." in response.text
+    assert snapshot(inserted) == before
+
+
+@pytest.mark.django_db
 def test_corrections_append_and_a_later_insertion_time_is_flagged(
     tap, inserted, time_machine, client, settings
 ):
