@@ -910,6 +910,8 @@ class RecordAccess(AppendOnly):
         ATTEMPT_PAGE = "attempt_page", "Opened the attempt page"
         SUMMARY = "summary", "Opened the attempt summary"
         LABEL = "label", "Opened the label"
+        REMOVAL_PAGE = "removal_page", "Opened the removal page"
+        TRANSFER_PAGE = "transfer_page", "Opened the transfer page"
         TIMELINE = "timeline", "Opened the timeline"
         LIST_CSV = "list_csv", "Downloaded the attempt list (CSV)"
         EVENTS_CSV = "events_csv", "Downloaded the events (CSV)"
@@ -947,6 +949,8 @@ class RecordAccess(AppendOnly):
                         "attempt_page",
                         "summary",
                         "label",
+                        "removal_page",
+                        "transfer_page",
                         "timeline",
                         "list_csv",
                         "events_csv",

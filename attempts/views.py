@@ -457,13 +457,18 @@ def record_removal(request, public_id):
     attempt = _attempt_for(request.user, public_id)
     # The checklist the attempt followed, not whatever is published today.
     content = StageContent.load(attempt, now=timezone.now())
-    form = RemovalForm(request.POST or None, complications=content.complications())
+    form = RemovalForm(
+        request.POST if request.method == "POST" else None,
+        complications=content.complications(),
+    )
     if request.method == "POST" and form.record(attempt, by=request.user):
         messages.success(
             request,
             f"Removal recorded: {attempt.site_label} at {attempt.location}.",
         )
         return redirect("attempts:board")
+    # The page shows the patient's record: a view of it, logged (a refused POST draws it too).
+    RecordAccess.log(request, RecordAccess.Action.REMOVAL_PAGE, attempt=attempt)
     context = {
         "attempt": attempt,
         "form": form,
@@ -481,13 +486,18 @@ def transfer(request, public_id):
     """Move the patient's IO needles in place to another location; each move is an event."""
     attempt = _attempt_for(request.user, public_id)
     locations = Location.objects.filter(is_active=True).exclude(pk=attempt.location_id)
-    form = TransferForm(request.POST or None, attempt=attempt, locations=locations)
+    form = TransferForm(
+        request.POST if request.method == "POST" else None,
+        attempt=attempt,
+        locations=locations,
+    )
     if request.method == "POST":
         moved = form.transfer(by=request.user)
         if moved is not None:
             location = form.cleaned_data["location"]
             messages.success(request, f"{moved} IO needle(s) moved to {location}.")
             return redirect("attempts:board")
+    RecordAccess.log(request, RecordAccess.Action.TRANSFER_PAGE, attempt=attempt)
     # Nothing to move (removed, or never in): the page says so and offers no Transfer button.
     nothing_to_move = form.refusal or (
         not form.is_bound and not attempt.episode.attempts.in_place().exists()

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from attempts.models import AttemptEvent
+from attempts.models import AttemptEvent, RecordAccess
 from attempts.reminders import send_due_reminders
 from tests.factories import LocationFactory, needle_in_place, published_version
 
@@ -283,3 +283,32 @@ def test_banner_poll_runs_three_queries(client, clinician, ward):
         )
     assert "1 IO needle overdue for removal · 1 due soon" in response.text
     assert len(queries.captured_queries) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "action"),
+    [
+        ("attempts:attempt-removal", RecordAccess.Action.REMOVAL_PAGE),
+        ("attempts:attempt-transfer", RecordAccess.Action.TRANSFER_PAGE),
+    ],
+)
+def test_the_removal_and_transfer_pages_are_logged_views_of_the_record(
+    client, clinician, ward, name, action
+):
+    """Both show the patient's reference and needle: each drawing is in the access log,
+    and an empty POST is refused at the form (422), not drawn as a fresh page."""
+    client.force_login(clinician)
+    attempt = ward["in_place"]
+    url = reverse(name, args=[attempt.public_id])
+    before = RecordAccess.objects.count()
+    assert client.get(url).status_code == 200
+    entry = RecordAccess.objects.order_by("-pk").first()
+    assert RecordAccess.objects.count() == before + 1
+    assert (entry.user, entry.action, entry.attempt) == (clinician, action, attempt)
+    events = attempt.events.count()
+    response = client.post(url, {})
+    assert response.status_code == 422
+    assert "Reload the page" in response.text
+    assert attempt.events.count() == events
+    assert RecordAccess.objects.count() == before + 2
