@@ -19,6 +19,7 @@ from django_htmx.http import (
     trigger_client_event,
 )
 
+from accounts import lock
 from accounts.roles import CLINICIAN, SUPERVISOR, role_required
 from attempts import flow
 from attempts.forms import (
@@ -410,7 +411,10 @@ def board(request):
     # A filter, not a record: a value that is no location id shows the whole board.
     if location.isascii() and location.isdigit() and len(location) <= 9:
         needles = needles.filter(location_id=int(location))
-    is_clinician = request.user.has_perm(CLINICIAN.permission)
+    # A locked tablet's board stays up on the wall for anyone passing: needles and their
+    # clocks, no patient reference and no actions (which would lead to the lock screen).
+    locked = lock.is_locked(request.session)
+    is_clinician = not locked and request.user.has_perm(CLINICIAN.permission)
     # Five hundred rows: reverse each action once and fill in the attempt's id.
     sentinel = "00000000-0000-0000-0000-000000000000"
     urls = {
@@ -439,6 +443,7 @@ def board(request):
         "hospital_wide": hospital_wide,
         "now": now,
         "placed": placed,
+        "locked": locked,
     }
     return render_page(request, "attempts/board.html", context, partial="board-table")
 

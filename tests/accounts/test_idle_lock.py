@@ -12,9 +12,15 @@ from hypothesis import strategies as st
 
 from accounts import lock
 from accounts.models import Pin
-from attempts.models import AttemptEvent
+from attempts.models import AttemptEvent, Episode
 from tests.accounts.test_pin import FUZZ, PIN, place_tablet, with_pin
-from tests.factories import PASSWORD, EpisodeFactory, LocationFactory, started_attempt
+from tests.factories import (
+    PASSWORD,
+    EpisodeFactory,
+    LocationFactory,
+    needle_in_place,
+    started_attempt,
+)
 
 LOCKED = reverse("accounts:locked")
 START = "2026-11-24 10:00:00+00:00"
@@ -149,6 +155,30 @@ def test_board_and_polls_stay_up_and_do_not_count_as_activity(signed_in, attempt
     assert "data-idle-lock-minutes" not in signed_in.get(board).text
     # The polls kept nothing alive: the card is locked.
     assert signed_in.get(detail(attempt))["Location"].startswith(LOCKED)
+
+
+@pytest.mark.django_db
+def test_a_locked_tablets_board_shows_the_needles_but_no_patient_and_no_actions(
+    signed_in, attempt, now
+):
+    needle = needle_in_place(location=attempt.location)
+    Episode.objects.filter(pk=needle.episode_id).update(
+        patient_reference=PATIENT_REFERENCE
+    )
+    board = reverse("attempts:board")
+    assert PATIENT_REFERENCE in signed_in.get(board).text
+    now(11)
+    assert signed_in.get(detail(attempt))["Location"].startswith(LOCKED)
+    for url, headers in (
+        (board, {}),
+        (board, {"HX-Request": "true"}),
+        (f"{board}?scope=all", {}),
+    ):
+        page = signed_in.get(url, headers=headers)
+        assert page.status_code == 200
+        assert needle.site_label in page.text
+        assert PATIENT_REFERENCE not in page.text
+        assert "Record removal" not in page.text
 
 
 @pytest.mark.django_db
