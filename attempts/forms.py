@@ -17,6 +17,10 @@ from attempts.flow import MAX_PLAUSIBLE_WEIGHT_KG, Kind, Outcome, Stage
 from attempts.models import REUSED_FORM, AgeGroup, Attempt, Episode
 
 STALE_FORM = "This screen is out of date. Reload the page and tap again."
+DRAWN_FOR_ANOTHER = (
+    "This tap was made by the clinician signed in before you on this tablet, so it was not "
+    "recorded under your name. If it is yours, tap it again."
+)
 TENTH = Decimal("0.1")
 
 
@@ -44,6 +48,15 @@ class TapForm(forms.Form):
     # attempt (a tablet with a broken clock) gives the server's time, in `flow.tablet_time`,
     # rather than a refusal that would cost the tablet its kept tap.
     tapped_at = forms.IntegerField(
+        widget=forms.HiddenInput,
+        required=False,
+        error_messages={"invalid": STALE_FORM},
+    )
+    # Who the card was drawn for (`{% tap_fields %}`). A tap the tablet kept through a lock
+    # is sent once someone is signed in again: after a hand-over, that is someone else, under
+    # whose name it must not be recorded. Only ever a reason to refuse: who tapped is the
+    # signed-in user.
+    drawn_for = forms.IntegerField(
         widget=forms.HiddenInput,
         required=False,
         error_messages={"invalid": STALE_FORM},
@@ -78,8 +91,12 @@ class TapForm(forms.Form):
         """Validate and record this tap on `attempt`; False, with the reason on the form, if not.
 
         `refusal` holds the message when the attempt's state refused the tap (the card was
-        out of date): nothing was recorded, and the page shows the current card.
+        out of date, or drawn for someone else): nothing was recorded, and the page shows the
+        current card.
         """
+        if self._drawn_for_another(by):
+            self.refusal = DRAWN_FOR_ANOTHER
+            return False
         if self._from_an_old_card(attempt):
             recorded = self._recorded_kind(attempt)
             if recorded == self.kind:
@@ -120,6 +137,13 @@ class TapForm(forms.Form):
 
     def show_chosen(self, attempt):
         """Hand the next card what this tap chose, as the form already holds it."""
+
+    def _drawn_for_another(self, user):
+        try:
+            drawn_for = self.fields["drawn_for"].clean(self.data.get("drawn_for"))
+        except ValidationError:
+            return False  # said at the top of the card by full_clean
+        return drawn_for is not None and drawn_for != user.pk
 
     def _recorded_kind(self, attempt):
         """The kind of event the tap's token already recorded on this attempt, or None.

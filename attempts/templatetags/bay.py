@@ -19,8 +19,10 @@ def client_token():
 @register.simple_tag(takes_context=True)
 def tap_fields(context):
     """Every recording form's hidden fields: CSRF, a fresh client_token (a retry sends the same
-    one) and the revision of the card it was drawn on (a tap from an out-of-date card is
-    refused, 409). A tag, not an include: a card has up to seventeen forms."""
+    one), and on an attempt's forms who the card was drawn for (a tap kept through a lock and
+    sent after a hand-over is refused, 409) and the revision of the card (a tap from an
+    out-of-date card is refused, 409). A tag, not an include: a card has up to seventeen
+    forms."""
     # The CSRF field is the same in every form of a card: drawn once per card.
     csrf_field = context.render_context.get(CSRF_FIELD)
     if csrf_field is None:
@@ -36,9 +38,11 @@ def tap_fields(context):
         )
     return format_html(
         '{}<input type="hidden" name="client_token" value="{}">'
+        '<input type="hidden" name="drawn_for" value="{}">'
         '<input type="hidden" name="revision" value="{}">',
         csrf_field,
         client_token(),
+        context["request"].user.pk,
         attempt.revision,
     )
 

@@ -16,6 +16,7 @@ from attempts.models import AttemptEvent, Episode
 from tests.accounts.test_pin import FUZZ, PIN, place_tablet, with_pin
 from tests.factories import (
     PASSWORD,
+    ClinicianFactory,
     EpisodeFactory,
     LocationFactory,
     needle_in_place,
@@ -204,6 +205,45 @@ def test_htmx_tap_on_a_locked_session_records_nothing_and_says_it_is_kept(
     )
     assert unlocked.redirect_chain == [(detail(attempt), 302)]
     assert "NOT saved" not in unlocked.text
+
+
+@pytest.mark.django_db
+def test_a_tap_kept_through_the_lock_is_not_recorded_under_the_next_clinician(
+    signed_in, attempt, clinician, now
+):
+    """The tablet sends a kept tap once someone is signed in; after Switch user that is
+    another clinician. The card says whom it was drawn for: refused (409), nothing recorded,
+    and the tablet lists it with the reason."""
+    page = signed_in.get(detail(attempt)).text
+    drawn_for = re.search(r'name="drawn_for" value="(\d+)"', page).group(1)
+    assert drawn_for == str(clinician.pk)
+    revision = re.search(r'name="revision" value="(\d+)"', page).group(1)
+    kept = {"client_token": str(uuid4()), "revision": revision, "drawn_for": drawn_for}
+    url = reverse(
+        "attempts:attempt-record",
+        kwargs={"public_id": attempt.public_id, "action": "indication"},
+    )
+    now(11)
+    assert "HX-Redirect" in signed_in.post(url, kept, headers=htmx_headers(attempt))
+    events = AttemptEvent.objects.filter(attempt=attempt).count()
+
+    colleague = ClinicianFactory()
+    attempt.location.staff.add(colleague)
+    signed_in.force_login(colleague)  # the hand-over: Switch user, then sign in
+    response = signed_in.post(url, kept, headers=htmx_headers(attempt))
+    assert response.status_code == 409
+    assert "not recorded under your name" in response.text
+    assert AttemptEvent.objects.filter(attempt=attempt).count() == events
+    # The colleague's own tap from the card drawn for them is recorded as theirs.
+    page = signed_in.get(detail(attempt)).text
+    own = {
+        "client_token": str(uuid4()),
+        "revision": revision,
+        "drawn_for": re.search(r'name="drawn_for" value="(\d+)"', page).group(1),
+    }
+    assert signed_in.post(url, own, headers=htmx_headers(attempt)).status_code == 200
+    tapped = AttemptEvent.objects.filter(attempt=attempt).order_by("-pk").first()
+    assert tapped.recorded_by == colleague
 
 
 @pytest.mark.django_db
