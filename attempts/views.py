@@ -489,7 +489,16 @@ def record_removal(request, public_id):
 @role_required(CLINICIAN)
 def transfer(request, public_id):
     """Move the patient's IO needles in place to another location; each move is an event."""
-    attempt = _attempt_for(request.user, public_id)
+    try:
+        attempt = _attempt_for(request.user, public_id)
+    except Http404:
+        # A retry of a transfer that went through (a double tap, an answer lost): the needle
+        # is now where the user may not follow it, and the answer is what the first one was.
+        moved = _transfer_already_done(request, public_id)
+        if not moved:
+            raise
+        messages.success(request, f"{len(moved)} IO needle(s) moved to {moved[0]}.")
+        return redirect("attempts:board")
     locations = Location.objects.filter(is_active=True).exclude(pk=attempt.location_id)
     form = TransferForm(
         request.POST if request.method == "POST" else None,
@@ -517,6 +526,21 @@ def transfer(request, public_id):
         },
         status=409 if form.refusal else 422 if form.is_bound else 200,
     )
+
+
+def _transfer_already_done(request, public_id):
+    """Where each needle went that this request's token moved, by this user, in the patient
+    of attempt `public_id`; empty if none."""
+    token = tap_token(request.POST) if request.method == "POST" else None
+    if token is None:
+        return []
+    moves = AttemptEvent.objects.filter(
+        kind=AttemptEvent.Kind.TRANSFERRED,
+        recorded_by=request.user,
+        data__request=str(token),
+        attempt__episode__attempts__public_id=public_id,
+    )
+    return [to for _, to in moves.values_list("pk", "data__to_name").distinct()]
 
 
 @require_GET

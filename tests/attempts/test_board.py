@@ -312,3 +312,28 @@ def test_the_removal_and_transfer_pages_are_logged_views_of_the_record(
     assert "Reload the page" in response.text
     assert attempt.events.count() == events
     assert RecordAccess.objects.count() == before + 2
+
+
+@pytest.mark.django_db
+def test_a_transfer_sent_again_after_the_patient_left_answers_what_it_did(
+    client, clinician, ward
+):
+    """A double tap or a retry of a lost answer: the needle is now where this clinician does
+    not work, yet the answer is the first one's (not 'Not found'), and nothing moves twice."""
+    client.force_login(clinician)
+    icu = LocationFactory(name="ICU")
+    needle = ward["in_place"]
+    url = reverse("attempts:attempt-transfer", args=[needle.public_id])
+    sent = {"client_token": str(uuid.uuid4()), "location": icu.pk}
+    assert client.post(url, sent)["Location"] == BOARD
+    moves = AttemptEvent.objects.filter(kind=AttemptEvent.Kind.TRANSFERRED).count()
+    again = client.post(url, sent, follow=True)
+    assert again.redirect_chain == [(BOARD, 302)]
+    assert "1 IO needle(s) moved to ICU." in again.text
+    assert (
+        AttemptEvent.objects.filter(kind=AttemptEvent.Kind.TRANSFERRED).count() == moves
+    )
+    # Anything else about that needle is now another location's: not found.
+    other = {"client_token": str(uuid.uuid4()), "location": icu.pk}
+    assert client.post(url, other).status_code == 404
+    assert client.get(url).status_code == 404
