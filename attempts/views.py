@@ -552,8 +552,12 @@ def label(request, public_id):
     url = request.build_absolute_uri(
         reverse("attempts:attempt-detail", kwargs={"public_id": attempt.public_id})
     )
-    qr = segno.make(url, error="m").svg_inline(
-        scale=3, title="Link to the attempt record"
+    qr = (
+        segno.make(url, error="m").svg_inline(
+            scale=3, title="Link to the attempt record"
+        )
+        if attempt.is_in_place
+        else ""
     )
     return render(
         request, "attempts/label.html", {"attempt": attempt, "qr": qr, "url": url}

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from attempts.models import AttemptEvent, RecordAccess
 from attempts.reminders import send_due_reminders
-from tests.factories import LocationFactory, needle_in_place, published_version
+from tests.factories import (
+    EpisodeFactory,
+    LocationFactory,
+    needle_in_place,
+    published_version,
+    started_attempt,
+)
 
 BOARD = reverse("attempts:board")
 
@@ -337,3 +343,20 @@ def test_a_transfer_sent_again_after_the_patient_left_answers_what_it_did(
     other = {"client_token": str(uuid.uuid4()), "location": icu.pk}
     assert client.post(url, other).status_code == 404
     assert client.get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_no_label_for_a_needle_not_in_place(client, clinician, ward, bay):
+    """A label gives a removal deadline: none for a needle removed or never in."""
+    client.force_login(clinician)
+    removed = ward["overdue"]
+    removed.record_event(
+        kind=AttemptEvent.Kind.REMOVED, by=clinician, client_token=uuid.uuid4()
+    )
+    never_in = started_attempt(episode=EpisodeFactory(location=bay))
+    for attempt in (removed, never_in):
+        page = client.get(reverse("attempts:attempt-label", args=[attempt.public_id]))
+        assert page.status_code == 200
+        assert "This IO needle is not in place" in page.text
+        assert "Remove by" not in page.text
+        assert "<svg" not in page.text
