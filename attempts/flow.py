@@ -296,7 +296,7 @@ def check_correction(attempt, data, *, now):
             raise ValidationError(
                 {"inserted_at": "The insertion time cannot be in the future."}
             )
-        if value < attempt.started_at - FUTURE_TOLERANCE:
+        if at_or_after(value, attempt.started_at) < attempt.started_at:
             raise ValidationError(
                 {
                     "inserted_at": "The insertion time cannot be before the attempt started."
@@ -314,7 +314,7 @@ def check_correction(attempt, data, *, now):
             raise ValidationError(
                 {"removed_at": "The removal time cannot be in the future."}
             )
-        if value < attempt.inserted_at:
+        if at_or_after(value, attempt.inserted_at) < attempt.inserted_at:
             raise ValidationError(
                 {"removed_at": "The removal time cannot be before the insertion."}
             )
@@ -435,14 +435,28 @@ def _between(start, end):
     return None if start is None or end is None else end - start
 
 
+def at_or_after(typed, earlier):
+    """A time typed to the minute (a datetime-local field) stands for its whole minute: typed
+    in the minute of `earlier`, a moment the record holds to the second, it is that moment.
+
+    So the minute the attempt started can be given as the insertion time (and the insertion's
+    minute as the removal time) without the record holding an insertion before the start, a
+    negative time to needle in bone or dwell."""
+    if earlier.replace(second=0, microsecond=0) <= typed < earlier:
+        return earlier
+    return typed
+
+
 def _apply_correction(attempt, data):
     field, value = data["field"], data["new"]
     if field == "side":
         attempt.side = value
     elif field == "removed_at":
-        attempt.removed_at = datetime.fromisoformat(value)
+        attempt.removed_at = at_or_after(
+            datetime.fromisoformat(value), attempt.inserted_at
+        )
     elif field == "inserted_at":
-        corrected = datetime.fromisoformat(value)
+        corrected = at_or_after(datetime.fromisoformat(value), attempt.started_at)
         if corrected > attempt.inserted_at:
             # A later insertion time would lengthen the dwell: the clock keeps running from the
             # earliest credible time, and the supervisor sees the flag.
