@@ -174,6 +174,12 @@ def allows(stage, move):
     return stage in TRANSITIONS.get(move, {})
 
 
+def not_now(attempt, kind, data):
+    """Why the attempt's stage does not take this kind of event now, or None if it does."""
+    move = move_of(kind, data)
+    return None if allows(attempt.stage, move) else _why_not(attempt.stage, move)
+
+
 def leads_from(move):
     """{stage the move may be recorded in: the stage it leads to} (a stay resolved)."""
     return {stage: leads or stage for stage, leads in TRANSITIONS[move].items()}
@@ -230,8 +236,8 @@ def check(attempt, *, kind, data, revision, now):
     move = move_of(kind, data)
     if move in NEEDS_CURRENT_CARD and is_stale(attempt, revision):
         raise Refused(STALE, code="stale")
-    if not allows(attempt.stage, move):
-        raise Refused(_why_not(attempt.stage, move), code="not_now")
+    if (why := not_now(attempt, kind, data)) is not None:
+        raise Refused(why, code="not_now")
     if move == STOP and data.get("outcome") not in (Outcome.FAILED, Outcome.ABANDONED):
         raise ValidationError(
             {"outcome": "Choose success, failed or abandoned."}, code="invalid"

@@ -113,6 +113,9 @@ class TapForm(forms.Form):
             self.refusal = flow.STALE
             return False
         if not self.is_valid():
+            # Bad input on a tap the attempt's stage does not take: refused as such (409, the
+            # current card), since a message at a field of a card not drawn would show nowhere.
+            self.refusal = flow.not_now(attempt, self.kind, self.data)
             return False
         occurred_at, clock = flow.tablet_time(
             attempt, self.cleaned_data.get("tapped_at"), now=timezone.now()

@@ -354,3 +354,21 @@ def test_a_form_not_sent_as_utf8_is_refused_with_400_and_records_nothing(
         assert response.status_code == 400
         assert "This form was not sent as UTF-8" in response.text
     assert snapshot(attempt) == before
+
+
+@pytest.mark.django_db
+def test_bad_input_on_a_tap_the_stage_does_not_take_is_refused_with_the_reason(
+    tap, inserted
+):
+    """Stop with a too-long reason once the needle is in place: no stop card is drawn to
+    show a message at its field, so the answer is the refusal (409) and the current card."""
+    tap(inserted, "confirm", all_confirmed="on")
+    tap(inserted, "outcome", outcome="success")
+    inserted.refresh_from_db()
+    before = snapshot(inserted)
+    response = tap(inserted, "outcome", outcome="failed", reason="x" * 501)
+    assert response.status_code == 409
+    assert flow.not_now(inserted, AttemptEvent.Kind.OUTCOME_RECORDED, {}) in (
+        response.text
+    )
+    assert snapshot(inserted) == before
