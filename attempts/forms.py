@@ -202,6 +202,7 @@ class WeightField(forms.CharField):
             .to_python(value)
             .strip()
             .replace(",", ".")
+            .lower()
             .removesuffix("kg")
             .strip()
         )

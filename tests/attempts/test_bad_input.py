@@ -71,6 +71,8 @@ def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
         ("70.5", "70.5"),
         ("72", "72.0"),
         ("72 kg", "72.0"),
+        ("72 KG", "72.0"),
+        ("72Kg", "72.0"),
         (" 3.5 ", "3.5"),
         (".5", "0.5"),
         ("72.", "72.0"),
