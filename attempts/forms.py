@@ -17,6 +17,10 @@ from attempts.flow import MAX_PLAUSIBLE_WEIGHT_KG, Kind, Outcome, Stage
 from attempts.models import REUSED_FORM, AgeGroup, Attempt, Episode
 
 STALE_FORM = "This screen is out of date. Reload the page and tap again."
+NEXT_NOT_YET = (
+    "This attempt is still in progress: record it as failed (Stop attempt) before starting "
+    "the next one."
+)
 DRAWN_FOR_ANOTHER = (
     "This tap was made by the clinician signed in before you on this tablet, so it was not "
     "recorded under your name. If it is yours, tap it again."
@@ -310,7 +314,9 @@ class NextAttemptForm(TapForm):
         if not self.is_valid():
             return None
         if attempt.outcome != Outcome.FAILED:
-            self.refusal = flow.STALE
+            self.refusal = (
+                NEXT_NOT_YET if attempt.outcome == Outcome.IN_PROGRESS else flow.STALE
+            )
             return None
         try:
             return attempt.episode.start_attempt(

@@ -181,6 +181,20 @@ def test_a_replayed_start_with_other_facts_is_refused_and_the_same_one_resumes(
 
 
 @pytest.mark.django_db
+def test_next_attempt_while_this_one_is_in_progress_says_so(client, tap, attempt):
+    tap(attempt, "indication")
+    before = snapshot()
+    response = client.post(
+        reverse("attempts:attempt-next", args=[attempt.public_id]),
+        {"client_token": str(uuid.uuid4())},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 409
+    assert "This attempt is still in progress" in response.text
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
 def test_next_attempt_with_a_token_used_for_something_else_is_refused(
     client, tap, attempt
 ):
