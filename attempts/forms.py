@@ -6,6 +6,7 @@ Messages speak to a clinician in a hurry: what is wrong and what to do.
 """
 
 import re
+from datetime import UTC
 from decimal import Decimal
 
 from django import forms
@@ -655,6 +656,35 @@ class TroubleshootActionForm(TapForm):
         return {"item": item.pk, "problem": item.problem, "action": item.action}
 
 
+NOT_ON_THE_CLOCK = (
+    "The clocks went forward then: that time never showed here. Enter the time the clock "
+    "showed."
+)
+
+
+class ClockTimeField(forms.DateTimeField):
+    """A time as the ward's clock showed it, to the minute, in the hospital's zone.
+
+    On the night the clocks go back, an hour is shown twice: a time in it is taken as the
+    first (the earlier moment; for an insertion, the removal clock then runs from the earlier
+    time, the safe side). On the night they go forward, an hour never shows: said so."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+            naive = error.params["datetime"]
+        zone = timezone.get_current_timezone()
+        # In UTC: an aware time in a repeated hour compares unequal to every other zone's
+        # (PEP 495), which the record's checks would trip on.
+        first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        if first.astimezone(zone).replace(tzinfo=None) != naive:
+            raise ValidationError(NOT_ON_THE_CLOCK, code="not_on_the_clock")
+        return first
+
+
 class CorrectionForm(TapForm):
     """Amend weight, side, insertion or removal time, with a reason; the original stays.
 
@@ -690,7 +720,7 @@ class CorrectionForm(TapForm):
         required=False,
         error_messages={"invalid_choice": "Choose left or right."},
     )
-    inserted_at = forms.DateTimeField(
+    inserted_at = ClockTimeField(
         label="Correct insertion time",
         required=False,
         widget=forms.DateTimeInput(
@@ -698,7 +728,7 @@ class CorrectionForm(TapForm):
         ),
         error_messages={"invalid": "Enter the date and time, e.g. 2026-11-24 14:05."},
     )
-    removed_at = forms.DateTimeField(
+    removed_at = ClockTimeField(
         label="Correct removal time",
         required=False,
         widget=forms.DateTimeInput(

@@ -1,7 +1,7 @@
 """Bad input: a message at the field that caused it, 422 for htmx, and nothing recorded changes."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.forms.models import model_to_dict
@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attempts import flow
+from attempts.forms import CorrectionForm
 from attempts.models import Attempt, AttemptEvent, Episode
 from tests.attempts.conftest import needle, site
 from tests.factories import (
@@ -374,3 +375,27 @@ def test_bad_input_on_a_tap_the_stage_does_not_take_is_refused_with_the_reason(
         response.text
     )
     assert snapshot(inserted) == before
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant", "error"),
+    [
+        # Europe/London, 25 Oct 2026: 01:00-01:59 showed twice; the first time is taken.
+        ("2026-10-25T01:30", "2026-10-25T00:30:00+00:00", None),
+        ("2026-10-25T02:30", "2026-10-25T02:30:00+00:00", None),
+        # 29 Mar 2026: 01:00-01:59 never showed.
+        ("2026-03-29T01:30", None, "The clocks went forward then"),
+    ],
+)
+def test_a_corrected_time_on_a_night_the_clocks_change(settings, typed, meant, error):
+    settings.TIME_ZONE = "Europe/London"
+    form = CorrectionForm(
+        {"field": "inserted_at", "inserted_at": typed, "reason": "Clock"},
+        attempt=Attempt(),
+    )
+    form.is_valid()
+    if error:
+        assert error in form.errors["inserted_at"][0]
+    else:
+        assert "inserted_at" not in form.errors
+        assert form.cleaned_data["inserted_at"] == datetime.fromisoformat(meant)
