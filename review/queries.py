@@ -16,7 +16,12 @@ def review_rows(*, now):
     """Every attempt with its list columns, newest first, in one query."""
     return (
         Attempt.objects.select_related(
-            "episode", "location", "operator", "site", "needle", "checklist_version"
+            "episode__location",
+            "location",
+            "operator",
+            "site",
+            "needle",
+            "checklist_version",
         )
         .annotate(
             deviations=deviations.deviation_count(now),
@@ -63,8 +68,14 @@ class AttemptFilter(django_filters.FilterSet):
         label="To",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    # Where the attempt was made (its episode's location), as the numbers count it: a
+    # transferred needle moves `Attempt.location`, not the attempt's history.
     location = django_filters.ModelChoiceFilter(
-        queryset=Location.objects.order_by("name"), empty_label="All locations"
+        field_name="episode__location",
+        label="Location",
+        queryset=Location.objects.order_by("name"),
+        empty_label="All locations",
+        help_text="Where the attempt was made.",
     )
     operator = django_filters.ModelChoiceFilter(
         queryset=_operators, empty_label="All operators"

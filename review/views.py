@@ -88,6 +88,6 @@ def sign_off(request, public_id):
 @role_required(SUPERVISOR)
 def audit(request):
     """Who opened or exported which record; read-only for everyone."""
-    entries = RecordAccess.objects.select_related("user", "attempt__location")
+    entries = RecordAccess.objects.select_related("user", "attempt__episode__location")
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "review/audit.html", {"page": page})

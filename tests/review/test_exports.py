@@ -137,6 +137,16 @@ def stop(attempt, outcome, reason=""):
     return attempt
 
 
+def transfer(attempt, to, *, at):
+    """The patient moved to `to` with the needle in place, as the bay's Transfer records it."""
+    with time_machine.travel(at, tick=False):
+        attempt.episode.transfer_needles(
+            by=attempt.operator, to=to, client_token=uuid.uuid4()
+        )
+    attempt.refresh_from_db()
+    return attempt
+
+
 def csv_rows(response):
     """The downloaded CSV read back by Python's csv reader, after its BOM."""
     text = b"".join(response.streaming_content).decode("utf-8")
@@ -302,6 +312,30 @@ def test_rows_read_in_chunks_keep_their_order_and_count(
     ]
 
 
+@pytest.mark.django_db
+def test_a_transferred_needle_is_listed_where_the_attempt_was_made(signed_in, version):
+    resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
+    moved = transfer(
+        bay_attempt(version, location=resus), icu, at=SUMMER + timedelta(hours=2)
+    )
+    stayed = bay_attempt(version, location=icu, start=SUMMER + timedelta(hours=1))
+
+    rows = records(
+        csv_rows(signed_in.get(url("review:list-csv", f"location={resus.pk}"))),
+        exports.ATTEMPT_HEADER,
+    )
+    assert [(r["Attempt id"], r["Location"], r["Transferred to"]) for r in rows] == [
+        (str(moved.public_id), "Resus 1", "ICU")
+    ]
+    rows = records(
+        csv_rows(signed_in.get(url("review:list-csv", f"location={icu.pk}"))),
+        exports.ATTEMPT_HEADER,
+    )
+    assert [(r["Attempt id"], r["Location"], r["Transferred to"]) for r in rows] == [
+        (str(stayed.public_id), "ICU", "")
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # The events CSV
 
@@ -375,6 +409,24 @@ def test_events_csv_keeps_only_the_filtered_attempts(signed_in, version):
     assert {row["Location"] for row in rows} == {"ICU"}
     assert len(rows) == kept.events.count()
     assert response["Content-Disposition"].endswith(f'-{len(rows)}-records.csv"')
+
+
+@pytest.mark.django_db
+def test_each_event_is_where_the_patient_was_when_it_happened(signed_in, version):
+    resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
+    attempt = transfer(
+        bay_attempt(version, location=resus), icu, at=SUMMER + timedelta(hours=2)
+    )
+    remove(attempt, at=SUMMER + timedelta(hours=5))
+    rows = records(
+        csv_rows(signed_in.get(url("review:events-csv"))), exports.EVENT_HEADER
+    )
+    places = [(row["Kind"], row["Location"]) for row in rows]
+    moved = places.index((Kind.TRANSFERRED, "Resus 1"))
+    assert (Kind.STARTED, "Resus 1") in places[:moved]
+    assert (Kind.NEEDLE_IN_BONE, "Resus 1") in places[:moved]
+    assert {where for _, where in places[:moved]} == {"Resus 1"}
+    assert places[moved + 1 :] == [(Kind.REMOVED, "ICU")]
 
 
 # ---------------------------------------------------------------------------------------------

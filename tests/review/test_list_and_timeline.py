@@ -85,6 +85,41 @@ def test_filters_narrow_the_list_and_the_url_can_be_shared(client, supervisor):
     assert len(rows(html)) == 3
 
 
+def figure(html, row_id):
+    """The text of one row of the numbers page's figures table."""
+    row = html.split(f'id="{row_id}">', 1)[1].split("</tr>", 1)[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+
+
+def test_the_list_and_the_numbers_count_a_transferred_needle_where_it_was_made(
+    client, supervisor
+):
+    version = reference_version()
+    resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
+    moved = needle_in_place(location=resus, version=version)
+    moved.episode.transfer_needles(by=moved.operator, to=icu, client_token=uuid.uuid4())
+    stayed = needle_in_place(location=icu, version=version)
+    today = timezone.localdate()
+    client.force_login(supervisor)
+    for bay, attempt in ((resus, moved), (icu, stayed)):
+        period = {
+            "started_from": (today - timedelta(days=1)).isoformat(),
+            "started_to": today.isoformat(),
+            "location": bay.pk,
+        }
+        html = client.get(HOME, period).text
+        listed = rows(html)
+        assert len(listed) == 1
+        assert timeline_url(attempt) in html
+        numbers = client.get(reverse("review:numbers"), period).text
+        assert figure(numbers, "figure-attempts").startswith("Attempts 1 attempts")
+    (row,) = rows(client.get(HOME, {"location": resus.pk}).text)
+    assert "Resus 1 now at ICU" in row
+    html = client.get(timeline_url(moved)).text
+    assert "Made at</dt><dd>Resus 1" in html
+    assert "now at</dt><dd>ICU" in html
+
+
 def test_bad_filter_input_says_so_at_the_field_and_never_fails(client, supervisor):
     client.force_login(supervisor)
     response = client.get(HOME, {"started_from": "yesterday", "location": "x"})
