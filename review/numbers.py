@@ -391,6 +391,7 @@ class Numbers:
 
     attempts: int
     episodes: int
+    first_finished: int
     first_successes: int
     finished: int
     successes: int
@@ -407,7 +408,9 @@ class Numbers:
 
     @property
     def first_attempt_pct(self):
-        return percent(self.first_successes, self.episodes)
+        """Successful attempts 1 among finished ones: an attempt 1 still in progress has no
+        outcome yet, as overall success leaves it out (`Line.success_pct`)."""
+        return percent(self.first_successes, self.first_finished)
 
     @property
     def success_pct(self):
@@ -489,7 +492,8 @@ def unit_numbers(*, start, end, location=None, now):
        including how many values each quantile reads; each kind is counted from the few
        distinct lists, so that no row is searched once per kind);
     3. the names of those sites and needles (a few rows);
-    4. their episodes and how many had a successful attempt 1, and on PostgreSQL in the same
+    4. their episodes, how many had attempt 1 finished and how many a successful attempt 1,
+       and on PostgreSQL in the same
        pass the quantiles of time to needle in bone, to confirmation and of dwell;
     5. on SQLite, those quantiles (`quantiles`: one ranked pass);
     6. the needles overdue now.
@@ -547,6 +551,9 @@ def unit_numbers(*, start, end, location=None, now):
         .annotate(first=first)
         .aggregate(
             episodes=Count("episode", distinct=True),
+            first_finished=Count(
+                "episode", distinct=True, filter=Q(first__outcome__in=FINISHED)
+            ),
             first_successes=Count(
                 "episode", distinct=True, filter=Q(first__outcome=Outcome.SUCCESS)
             ),
@@ -567,6 +574,7 @@ def unit_numbers(*, start, end, location=None, now):
     return Numbers(
         attempts=totals["n"],
         episodes=totals["episodes"],
+        first_finished=totals["first_finished"],
         first_successes=totals["first_successes"],
         finished=totals["finished"],
         successes=totals["successes"],
