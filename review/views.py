@@ -19,10 +19,22 @@ PAGE_SIZE = 25
 @require_GET
 @role_required(SUPERVISOR)
 def attempt_list(request):
-    """Every logged attempt, newest first, filtered by a GET form that can be bookmarked."""
+    """Every logged attempt, newest first, filtered by a GET form that can be bookmarked.
+
+    A filter that does not validate answers 422 with its message at the field and lists
+    nothing: django-filter drops the invalid field and would list every attempt as if it
+    matched (the downloads answer 400 and the numbers 422 to the same query).
+    """
     filtered = AttemptFilter(
         request.GET or None, queryset=review_rows(now=timezone.now())
     )
+    if filtered.is_bound and not filtered.is_valid():
+        return render(
+            request,
+            "review/home.html",
+            {"filter": filtered, "invalid": True},
+            status=422,
+        )
     page = Paginator(filtered.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

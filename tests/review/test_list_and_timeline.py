@@ -120,12 +120,48 @@ def test_the_list_and_the_numbers_count_a_transferred_needle_where_it_was_made(
     assert "now at</dt><dd>ICU" in html
 
 
-def test_bad_filter_input_says_so_at_the_field_and_never_fails(client, supervisor):
+def field_errors(html):
+    """{field name: its error message}, as Django's field group renders them."""
+    return {
+        name: re.sub(r"<[^>]+>", "", message).strip()
+        for name, message in re.findall(
+            r'<ul class="errorlist" id="id_(\w+)_error">(.*?)</ul>', html, re.S
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("location", "999", "Choose one of the locations listed."),
+        ("location", "x", "Choose one of the locations listed."),
+        (
+            "started_from",
+            "2026-02-30",
+            "Enter the first day as a date, e.g. 2026-01-31.",
+        ),
+        ("started_to", "10000-01-01", "Enter the last day as a date, e.g. 2026-03-31."),
+        ("outcome", "bogus", "Choose one of the outcomes listed."),
+        ("operator", "-1", "Choose one of the operators listed."),
+    ],
+)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_filter_that_does_not_validate_lists_nothing_and_says_why_at_the_field(
+    client, supervisor, name, value, message, htmx
+):
+    needle_in_place(version=reference_version())
     client.force_login(supervisor)
-    response = client.get(HOME, {"started_from": "yesterday", "location": "x"})
-    assert response.status_code == 200
-    assert "Enter a valid date." in response.text
-    assert "Select a valid choice." in response.text
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.get(HOME, {name: value}, headers=headers)
+    assert response.status_code == 422
+    html = response.text
+    assert field_errors(html) == {name: message}
+    assert "<tbody>" not in html
+    assert ">Timeline</a>" not in html
+    assert "No attempts listed" in html
+    # What was typed is kept, to be corrected.
+    if name.startswith("started_"):
+        assert f'value="{value}"' in html
 
 
 @settings(
@@ -154,7 +190,11 @@ def test_bad_filter_input_says_so_at_the_field_and_never_fails(client, superviso
 )
 def test_any_filter_input_is_answered_without_an_error(client, supervisor, query):
     client.force_login(supervisor)
-    assert client.get(HOME, query).status_code == 200
+    response = client.get(HOME, query)
+    assert response.status_code in (200, 422)
+    if response.status_code == 422:
+        assert field_errors(response.text)
+        assert "<tbody>" not in response.text
 
 
 def test_the_list_reads_a_constant_number_of_queries(
