@@ -9,7 +9,7 @@ from accounts.roles import SUPERVISOR, role_required
 from attempts.models import Attempt, RecordAccess
 from review import deviations
 from review.forms import SignOffForm
-from review.models import OWN_ATTEMPT
+from review.models import IN_PROGRESS, OWN_ATTEMPT
 from review.queries import AttemptFilter, review_rows
 from review.timeline import timeline as timeline_rows
 
@@ -60,6 +60,7 @@ def timeline(request, public_id):
 
 def _timeline_context(request, attempt, form=None):
     own = attempt.operator_id == request.user.pk
+    in_progress = attempt.outcome == Attempt.Outcome.IN_PROGRESS
     return {
         "attempt": attempt,
         "rows": timeline_rows(attempt),
@@ -70,8 +71,14 @@ def _timeline_context(request, attempt, form=None):
         "sign_offs": attempt.sign_offs.select_related("by"),
         "own": own,
         "own_message": OWN_ATTEMPT,
+        "in_progress": in_progress,
+        "in_progress_message": IN_PROGRESS,
         "form": form
-        or (None if own else SignOffForm(attempt=attempt, by=request.user)),
+        or (
+            None
+            if own or in_progress
+            else SignOffForm(attempt=attempt, by=request.user)
+        ),
     }
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from attempts.flow import Stage
 from attempts.models import AttemptEvent, RecordAccess
-from review.models import OWN_ATTEMPT, SignOff
+from review.models import FEEDBACK_MAX, IN_PROGRESS, OWN_ATTEMPT, SignOff
 from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
@@ -327,7 +327,7 @@ def test_a_supervisor_cannot_sign_off_their_own_attempt(client):
 
 
 def test_empty_feedback_is_refused_at_the_field(client, supervisor):
-    attempt = started_attempt(version=reference_version())
+    attempt = needle_in_place(version=reference_version())
     client.force_login(supervisor)
     response = client.post(
         reverse("review:sign-off", args=[attempt.public_id]), {"feedback": "  "}
@@ -335,6 +335,43 @@ def test_empty_feedback_is_refused_at_the_field(client, supervisor):
     assert response.status_code == 422
     assert "Write the feedback for the clinician." in response.text
     assert not SignOff.objects.exists()
+
+
+def test_an_attempt_in_progress_cannot_be_signed_off(client, supervisor):
+    attempt = walk(started_attempt(version=reference_version()), to=Stage.SITE)
+    client.force_login(supervisor)
+    html = client.get(timeline_url(attempt)).text
+    assert IN_PROGRESS in html
+    assert ">Sign off</button>" not in html
+
+    response = client.post(
+        reverse("review:sign-off", args=[attempt.public_id]),
+        {"feedback": "Looks good so far", "competent": "on"},
+    )
+    assert response.status_code == 422
+    assert IN_PROGRESS in response.text
+    assert "Looks good so far" in response.text
+    assert not SignOff.objects.exists()
+    assert timeline_url(attempt) in client.get(HOME, {"not_reviewed": "on"}).text
+    with pytest.raises(ValidationError):
+        SignOff(attempt=attempt, by=supervisor, feedback="Shell").save()
+
+
+def test_feedback_has_a_generous_limit_said_at_the_field(client, supervisor):
+    attempt = needle_in_place(version=reference_version())
+    client.force_login(supervisor)
+    url = reverse("review:sign-off", args=[attempt.public_id])
+    response = client.post(url, {"feedback": "x" * (FEEDBACK_MAX + 1)})
+    assert response.status_code == 422
+    assert field_errors(response.text) == {
+        "feedback": f"Shorten the feedback to {FEEDBACK_MAX} characters or fewer "
+        f"(it has {FEEDBACK_MAX + 1})."
+    }
+    assert not SignOff.objects.exists()
+    assert client.post(url, {"feedback": "x" * FEEDBACK_MAX}).status_code == 302
+    assert len(SignOff.objects.get().feedback) == FEEDBACK_MAX
+    with pytest.raises(ValidationError):
+        SignOff(attempt=attempt, by=supervisor, feedback="y" * 200_000).save()
 
 
 @settings(
@@ -349,7 +386,7 @@ def test_empty_feedback_is_refused_at_the_field(client, supervisor):
     )
 )
 def test_any_sign_off_post_is_answered_without_an_error(client, supervisor, data):
-    attempt = started_attempt(version=reference_version())
+    attempt = needle_in_place(version=reference_version())
     client.force_login(supervisor)
     response = client.post(reverse("review:sign-off", args=[attempt.public_id]), data)
     assert response.status_code in {302, 422}
