@@ -245,7 +245,15 @@ def test_csv_times_are_iso_with_the_hospital_offset(signed_in, version):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "reference", ['=HYPERLINK("http://evil.example","x")', "+1-2", "-3", "@SUM(A1)"]
+    "reference",
+    [
+        '=HYPERLINK("http://evil.example","x")',
+        "+1-2",
+        "-2+3",
+        "-A1",
+        "@SUM(A1)",
+        "\t-3",
+    ],
 )
 def test_a_patient_reference_that_looks_like_a_formula_is_neutralised(
     signed_in, version, reference
@@ -255,6 +263,36 @@ def test_a_patient_reference_that_looks_like_a_formula_is_neutralised(
         csv_rows(signed_in.get(url("review:list-csv"))), exports.ATTEMPT_HEADER
     )
     assert row["Patient reference"] == "'" + reference
+
+
+@pytest.mark.django_db
+def test_a_negative_duration_is_written_as_a_number_not_as_text(signed_in, version):
+    # An insertion time corrected to before the start (the bay allows it to the minute).
+    attempt = bay_attempt(version)
+    with time_machine.travel(SUMMER + timedelta(hours=1), tick=False):
+        tap(
+            attempt,
+            Kind.CORRECTION,
+            {
+                "field": "inserted_at",
+                "new": (SUMMER - timedelta(seconds=6)).isoformat(),
+                "reason": "Monitor clock was ahead",
+            },
+        )
+    (row,) = records(
+        csv_rows(signed_in.get(url("review:list-csv"))), exports.ATTEMPT_HEADER
+    )
+    assert row["Minutes from start to needle in bone"] == "-0.1"
+    log = csv_rows(
+        signed_in.get(reverse("review:operator-log-csv", args=[attempt.operator_id]))
+    )
+    assert log[1][log[0].index("Seconds start to needle in bone")] == "-6"
+    # A patient reference that is a plain negative number is no formula either.
+    bay_attempt(version, patient_reference="-1234", to=Stage.INDICATION)
+    rows = records(
+        csv_rows(signed_in.get(url("review:list-csv"))), exports.ATTEMPT_HEADER
+    )
+    assert "-1234" in [row["Patient reference"] for row in rows]
 
 
 @pytest.mark.django_db
