@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from math import ceil, floor
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -64,6 +65,8 @@ FINISHED = (Outcome.SUCCESS, Outcome.FAILED, Outcome.ABANDONED)
 DEFAULT_DAYS = 90
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 LOG_PAGE_SIZE = 50
+# The operator-log download's audit query: `operator=<user id>`.
+OPERATOR_QUERY = "operator"
 
 # Published figures a unit's own can be read beside (clinical-content.md §15); never a target.
 LITERATURE = {
@@ -879,8 +882,13 @@ def operator_log_csv(request, user_id):
     attempts = list(operator_log(user.pk))
     if not attempts:
         raise Http404("No attempts by this clinician.")
-    RecordAccess.log(
-        request, RecordAccess.Action.OPERATOR_CSV, record_count=len(attempts)
+    # The download has no filter of its own: the query names whose log it was, as the
+    # review list's own operator filter would, so the audit can say it.
+    RecordAccess.objects.create(
+        user=request.user,
+        action=RecordAccess.Action.OPERATOR_CSV,
+        query=urlencode({OPERATOR_QUERY: user.pk}),
+        record_count=len(attempts),
     )
     rows = (
         (

@@ -1,6 +1,8 @@
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -10,6 +12,7 @@ from attempts.models import Attempt, RecordAccess
 from review import deviations
 from review.forms import SignOffForm
 from review.models import IN_PROGRESS, OWN_ATTEMPT
+from review.numbers import OPERATOR_QUERY
 from review.queries import AttemptFilter, review_rows
 from review.timeline import timeline as timeline_rows
 
@@ -109,4 +112,25 @@ def audit(request):
     """Who opened or exported which record; read-only for everyone."""
     entries = RecordAccess.objects.select_related("user", "attempt__episode__location")
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    _name_operator_logs(page.object_list)
     return render(request, "review/audit.html", {"page": page})
+
+
+def _name_operator_logs(entries):
+    """`operator_log` (id, name) on each operator-log download of `entries`, whose query
+    says whose log it was: one query for the page, none without such a row."""
+    wanted = {}
+    for entry in entries:
+        if entry.action == RecordAccess.Action.OPERATOR_CSV:
+            found = QueryDict(entry.query).get(OPERATOR_QUERY, "")
+            if found.isdigit():
+                wanted[entry.pk] = int(found)
+    if not wanted:
+        return
+    names = {
+        user.pk: user.get_full_name() or user.get_username()
+        for user in get_user_model().objects.filter(pk__in=set(wanted.values()))
+    }
+    for entry in entries:
+        if entry.pk in wanted and wanted[entry.pk] in names:
+            entry.operator_log = (wanted[entry.pk], names[wanted[entry.pk]])
