@@ -101,6 +101,8 @@ def sign_off(request, public_id):
         else:
             messages.success(request, f"Signed off attempt {attempt.number}.")
             return redirect("review:timeline", public_id=attempt.public_id)
+    # The refusal shows the whole timeline (the patient's record): logged as the GET is.
+    RecordAccess.log(request, RecordAccess.Action.TIMELINE, attempt=attempt)
     context = _timeline_context(request, attempt, form=form)
     context["form"] = form
     return render(request, "review/timeline.html", context, status=422)

@@ -418,6 +418,30 @@ def test_every_view_of_a_record_writes_one_access_row(client, supervisor):
     assert "Opened the label" in log
 
 
+def test_a_refused_sign_off_shows_the_record_and_logs_it_like_the_timeline(
+    client, supervisor
+):
+    attempt = walk(
+        started_attempt(
+            episode=EpisodeFactory(patient_reference="MRN 4711"),
+            version=reference_version(),
+        ),
+        to=Stage.AFTERCARE,
+    )
+    client.force_login(supervisor)
+    response = client.post(
+        reverse("review:sign-off", args=[attempt.public_id]), {"feedback": ""}
+    )
+    assert response.status_code == 422
+    assert "MRN 4711" in response.text
+    entry = RecordAccess.objects.get()
+    assert (entry.user, entry.action, entry.attempt) == (
+        supervisor,
+        RecordAccess.Action.TIMELINE,
+        attempt,
+    )
+
+
 def test_the_access_log_cannot_be_changed(client, superuser):
     attempt = started_attempt(version=reference_version())
     entry = RecordAccess.objects.create(
