@@ -2,6 +2,7 @@
 with their offset, and no cell a spreadsheet would run as a formula."""
 
 import csv
+import re
 from datetime import datetime
 
 from django.http import StreamingHttpResponse
@@ -10,6 +11,9 @@ from django.utils import timezone
 BOM = "\ufeff"
 # A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A plain number, negative ones included, is no formula: guarding it would make it text
+# ("'-0.1"), which a spreadsheet cannot add up. ASCII digits only.
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class _Echo:
@@ -24,6 +28,8 @@ def cell(value):
     if isinstance(value, datetime):
         return timezone.localtime(value).isoformat()
     text = str(value)
+    if PLAIN_NUMBER.fullmatch(text):
+        return text
     if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text

@@ -42,6 +42,7 @@ FHIR_CONTENT_TYPE = "application/fhir+json"
 ATTEMPT_HEADER = (
     "Started",
     "Location",
+    "Transferred to",
     "Operator",
     "Patient reference",
     "Age group",
@@ -138,11 +139,19 @@ def attempt_rows(pks, *, now):
         yield from (attempt_row(by_pk[pk]) for pk in chunk if pk in by_pk)
 
 
+def transferred_to(attempt):
+    """Where the needle was moved to (where it is now, or was removed); blank if never moved."""
+    if attempt.location_id == attempt.episode.location_id:
+        return ""
+    return attempt.location.name
+
+
 def attempt_row(attempt):
     episode = attempt.episode
     return (
         attempt.started_at,
-        attempt.location.name,
+        episode.location.name,
+        transferred_to(attempt),
         person(attempt.operator),
         episode.patient_reference,
         episode.get_age_group_display(),
@@ -192,20 +201,45 @@ def event_rows(snapshot):
     """
     words = Words({version for _, version in snapshot})
     events = AttemptEvent.objects.select_related(
-        "attempt__location", "recorded_by", "step"
+        "attempt__episode", "recorded_by", "step"
     ).annotate(deviation=deviations.event_deviation())
+    places = Places()
     for chunk in batched((pk for pk, _ in snapshot), CHUNK):
         by_pk = events.in_bulk(chunk)
-        yield from (event_row(by_pk[pk], words) for pk in chunk if pk in by_pk)
+        yield from (
+            event_row(by_pk[pk], words, places.at(by_pk[pk]))
+            for pk in chunk
+            if pk in by_pk
+        )
 
 
-def event_row(event, words):
+class Places:
+    """Where the patient was at each event of an attempt, read in recording order.
+
+    `Attempt.location` is where the needle is now, so it would put the start and the insertion
+    of a transferred needle at its destination: an attempt is where its episode was started
+    until a TRANSFERRED event, then at that event's "to". The transfer itself is where it
+    left from.
+    """
+
+    def __init__(self):
+        self.now = {}
+
+    def at(self, event):
+        attempt = event.attempt
+        here = self.now.setdefault(attempt.pk, attempt.episode.location_id)
+        if event.kind == AttemptEvent.Kind.TRANSFERRED:
+            self.now[attempt.pk] = event.data.get("to", here)
+        return here
+
+
+def event_row(event, words, location):
     attempt = event.attempt
     what, details = words.describe(event)
     return (
         attempt.public_id,
         attempt.number,
-        attempt.location.name,
+        words.locations.get(location, ""),
         event.recorded_at,
         event.occurred_at,
         int((event.occurred_at - attempt.started_at).total_seconds()),

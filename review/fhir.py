@@ -11,6 +11,10 @@ Per attempt, in a Bundle of type "collection":
   progress with the needle in bone), a `DeviceUseStatement` with its timing period (start: needle
   in bone; end: removal, absent while in place).
 
+Locations: the insertion is where the attempt was made (its episode's location); the removal is
+where the needle came out, i.e. after any transfer (`Attempt.location`). R4's DeviceUseStatement
+has no location element, so it carries none.
+
 A needle that never went into bone (the attempt stopped before) is no device of the patient's:
 no Device, no device use, no focal device. The two Procedures are tied through their focal
 device (the same Device); `partOf` is not used, since the removal is not a step of the
@@ -93,7 +97,9 @@ CLOSING_KINDS = (AttemptEvent.Kind.OUTCOME_RECORDED, AttemptEvent.Kind.REMOVED)
 
 def for_export(attempts):
     """`attempts` with everything the resources read joined in (one query)."""
-    return attempts.select_related("episode", "location", "operator", "site", "needle")
+    return attempts.select_related(
+        "episode__location", "location", "operator", "site", "needle"
+    )
 
 
 def closing_events(attempt_pks):
@@ -204,7 +210,8 @@ def insertion(attempt, ids, *, outcome, removal, has_device):
         "subject": subject(attempt),
         "performedDateTime": moment(attempt.inserted_at or attempt.started_at),
         "performer": [{"actor": person(attempt.operator)}],
-        "location": {"display": attempt.location.name},
+        # Where it was made: a transfer moves `Attempt.location`, not the insertion.
+        "location": {"display": attempt.episode.location.name},
     }
     reason = str((outcome.data if outcome else {}).get("reason") or "").strip()
     if reason and attempt.outcome != Outcome.SUCCESS:
@@ -244,6 +251,7 @@ def removal_procedure(attempt, ids, *, removal):
         "code": {"text": REMOVAL_TEXT},
         "subject": subject(attempt),
         "performedDateTime": moment(attempt.removed_at),
+        # Where the needle was when it came out: the last transfer's destination, if any.
         "location": {"display": attempt.location.name},
     }
     if removal is not None and removal.recorded_by_id:

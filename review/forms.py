@@ -14,7 +14,11 @@ class SignOffForm(forms.ModelForm):
         labels: ClassVar = {"feedback": "Feedback for the clinician"}
         widgets: ClassVar = {"feedback": forms.Textarea(attrs={"rows": 4})}
         error_messages: ClassVar = {
-            "feedback": {"required": "Write the feedback for the clinician."}
+            "feedback": {
+                "required": "Write the feedback for the clinician.",
+                "max_length": "Shorten the feedback to %(limit_value)s characters or "
+                "fewer (it has %(show_value)s).",
+            }
         }
 
     def __init__(self, *args, attempt, by, **kwargs):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from math import ceil, floor
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -64,6 +65,8 @@ FINISHED = (Outcome.SUCCESS, Outcome.FAILED, Outcome.ABANDONED)
 DEFAULT_DAYS = 90
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 LOG_PAGE_SIZE = 50
+# The operator-log download's audit query: `operator=<user id>`.
+OPERATOR_QUERY = "operator"
 
 # Published figures a unit's own can be read beside (clinical-content.md §15); never a target.
 LITERATURE = {
@@ -391,6 +394,7 @@ class Numbers:
 
     attempts: int
     episodes: int
+    first_finished: int
     first_successes: int
     finished: int
     successes: int
@@ -407,7 +411,9 @@ class Numbers:
 
     @property
     def first_attempt_pct(self):
-        return percent(self.first_successes, self.episodes)
+        """Successful attempts 1 among finished ones: an attempt 1 still in progress has no
+        outcome yet, as overall success leaves it out (`Line.success_pct`)."""
+        return percent(self.first_successes, self.first_finished)
 
     @property
     def success_pct(self):
@@ -489,7 +495,8 @@ def unit_numbers(*, start, end, location=None, now):
        including how many values each quantile reads; each kind is counted from the few
        distinct lists, so that no row is searched once per kind);
     3. the names of those sites and needles (a few rows);
-    4. their episodes and how many had a successful attempt 1, and on PostgreSQL in the same
+    4. their episodes, how many had attempt 1 finished and how many a successful attempt 1,
+       and on PostgreSQL in the same
        pass the quantiles of time to needle in bone, to confirmation and of dwell;
     5. on SQLite, those quantiles (`quantiles`: one ranked pass);
     6. the needles overdue now.
@@ -547,6 +554,9 @@ def unit_numbers(*, start, end, location=None, now):
         .annotate(first=first)
         .aggregate(
             episodes=Count("episode", distinct=True),
+            first_finished=Count(
+                "episode", distinct=True, filter=Q(first__outcome__in=FINISHED)
+            ),
             first_successes=Count(
                 "episode", distinct=True, filter=Q(first__outcome=Outcome.SUCCESS)
             ),
@@ -567,6 +577,7 @@ def unit_numbers(*, start, end, location=None, now):
     return Numbers(
         attempts=totals["n"],
         episodes=totals["episodes"],
+        first_finished=totals["first_finished"],
         first_successes=totals["first_successes"],
         finished=totals["finished"],
         successes=totals["successes"],
@@ -871,8 +882,13 @@ def operator_log_csv(request, user_id):
     attempts = list(operator_log(user.pk))
     if not attempts:
         raise Http404("No attempts by this clinician.")
-    RecordAccess.log(
-        request, RecordAccess.Action.OPERATOR_CSV, record_count=len(attempts)
+    # The download has no filter of its own: the query names whose log it was, as the
+    # review list's own operator filter would, so the audit can say it.
+    RecordAccess.objects.create(
+        user=request.user,
+        action=RecordAccess.Action.OPERATOR_CSV,
+        query=urlencode({OPERATOR_QUERY: user.pk}),
+        record_count=len(attempts),
     )
     rows = (
         (

@@ -16,7 +16,12 @@ def review_rows(*, now):
     """Every attempt with its list columns, newest first, in one query."""
     return (
         Attempt.objects.select_related(
-            "episode", "location", "operator", "site", "needle", "checklist_version"
+            "episode__location",
+            "location",
+            "operator",
+            "site",
+            "needle",
+            "checklist_version",
         )
         .annotate(
             deviations=deviations.deviation_count(now),
@@ -56,27 +61,41 @@ class AttemptFilter(django_filters.FilterSet):
         lookup_expr="date__gte",
         label="From",
         widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the first day as a date, e.g. 2026-01-31."},
     )
     started_to = django_filters.DateFilter(
         field_name="started_at",
         lookup_expr="date__lte",
         label="To",
         widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the last day as a date, e.g. 2026-03-31."},
     )
+    # Where the attempt was made (its episode's location), as the numbers count it: a
+    # transferred needle moves `Attempt.location`, not the attempt's history.
     location = django_filters.ModelChoiceFilter(
-        queryset=Location.objects.order_by("name"), empty_label="All locations"
+        field_name="episode__location",
+        label="Location",
+        queryset=Location.objects.order_by("name"),
+        empty_label="All locations",
+        help_text="Where the attempt was made.",
+        error_messages={"invalid_choice": "Choose one of the locations listed."},
     )
     operator = django_filters.ModelChoiceFilter(
-        queryset=_operators, empty_label="All operators"
+        queryset=_operators,
+        empty_label="All operators",
+        error_messages={"invalid_choice": "Choose one of the operators listed."},
     )
     site = django_filters.ChoiceFilter(
         field_name="site__slug",
         choices=_site_choices,
         empty_label="All sites",
         label="Site",
+        error_messages={"invalid_choice": "Choose one of the sites listed."},
     )
     outcome = django_filters.ChoiceFilter(
-        choices=Attempt.Outcome.choices, empty_label="All outcomes"
+        choices=Attempt.Outcome.choices,
+        empty_label="All outcomes",
+        error_messages={"invalid_choice": "Choose one of the outcomes listed."},
     )
     overdue = django_filters.BooleanFilter(
         method="filter_overdue",

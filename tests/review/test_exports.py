@@ -137,6 +137,16 @@ def stop(attempt, outcome, reason=""):
     return attempt
 
 
+def transfer(attempt, to, *, at):
+    """The patient moved to `to` with the needle in place, as the bay's Transfer records it."""
+    with time_machine.travel(at, tick=False):
+        attempt.episode.transfer_needles(
+            by=attempt.operator, to=to, client_token=uuid.uuid4()
+        )
+    attempt.refresh_from_db()
+    return attempt
+
+
 def csv_rows(response):
     """The downloaded CSV read back by Python's csv reader, after its BOM."""
     text = b"".join(response.streaming_content).decode("utf-8")
@@ -235,7 +245,15 @@ def test_csv_times_are_iso_with_the_hospital_offset(signed_in, version):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "reference", ['=HYPERLINK("http://evil.example","x")', "+1-2", "-3", "@SUM(A1)"]
+    "reference",
+    [
+        '=HYPERLINK("http://evil.example","x")',
+        "+1-2",
+        "-2+3",
+        "-A1",
+        "@SUM(A1)",
+        "\t-3",
+    ],
 )
 def test_a_patient_reference_that_looks_like_a_formula_is_neutralised(
     signed_in, version, reference
@@ -245,6 +263,36 @@ def test_a_patient_reference_that_looks_like_a_formula_is_neutralised(
         csv_rows(signed_in.get(url("review:list-csv"))), exports.ATTEMPT_HEADER
     )
     assert row["Patient reference"] == "'" + reference
+
+
+@pytest.mark.django_db
+def test_a_negative_duration_is_written_as_a_number_not_as_text(signed_in, version):
+    # An insertion time corrected to before the start (the bay allows it to the minute).
+    attempt = bay_attempt(version)
+    with time_machine.travel(SUMMER + timedelta(hours=1), tick=False):
+        tap(
+            attempt,
+            Kind.CORRECTION,
+            {
+                "field": "inserted_at",
+                "new": (SUMMER - timedelta(seconds=6)).isoformat(),
+                "reason": "Monitor clock was ahead",
+            },
+        )
+    (row,) = records(
+        csv_rows(signed_in.get(url("review:list-csv"))), exports.ATTEMPT_HEADER
+    )
+    assert row["Minutes from start to needle in bone"] == "-0.1"
+    log = csv_rows(
+        signed_in.get(reverse("review:operator-log-csv", args=[attempt.operator_id]))
+    )
+    assert log[1][log[0].index("Seconds start to needle in bone")] == "-6"
+    # A patient reference that is a plain negative number is no formula either.
+    bay_attempt(version, patient_reference="-1234", to=Stage.INDICATION)
+    rows = records(
+        csv_rows(signed_in.get(url("review:list-csv"))), exports.ATTEMPT_HEADER
+    )
+    assert "-1234" in [row["Patient reference"] for row in rows]
 
 
 @pytest.mark.django_db
@@ -299,6 +347,30 @@ def test_rows_read_in_chunks_keep_their_order_and_count(
     # Newest first; each of these attempts has one event (its start).
     assert [row["Attempt id"] for row in chunked] == [
         str(attempt.public_id) for attempt in reversed(attempts)
+    ]
+
+
+@pytest.mark.django_db
+def test_a_transferred_needle_is_listed_where_the_attempt_was_made(signed_in, version):
+    resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
+    moved = transfer(
+        bay_attempt(version, location=resus), icu, at=SUMMER + timedelta(hours=2)
+    )
+    stayed = bay_attempt(version, location=icu, start=SUMMER + timedelta(hours=1))
+
+    rows = records(
+        csv_rows(signed_in.get(url("review:list-csv", f"location={resus.pk}"))),
+        exports.ATTEMPT_HEADER,
+    )
+    assert [(r["Attempt id"], r["Location"], r["Transferred to"]) for r in rows] == [
+        (str(moved.public_id), "Resus 1", "ICU")
+    ]
+    rows = records(
+        csv_rows(signed_in.get(url("review:list-csv", f"location={icu.pk}"))),
+        exports.ATTEMPT_HEADER,
+    )
+    assert [(r["Attempt id"], r["Location"], r["Transferred to"]) for r in rows] == [
+        (str(stayed.public_id), "ICU", "")
     ]
 
 
@@ -375,6 +447,24 @@ def test_events_csv_keeps_only_the_filtered_attempts(signed_in, version):
     assert {row["Location"] for row in rows} == {"ICU"}
     assert len(rows) == kept.events.count()
     assert response["Content-Disposition"].endswith(f'-{len(rows)}-records.csv"')
+
+
+@pytest.mark.django_db
+def test_each_event_is_where_the_patient_was_when_it_happened(signed_in, version):
+    resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
+    attempt = transfer(
+        bay_attempt(version, location=resus), icu, at=SUMMER + timedelta(hours=2)
+    )
+    remove(attempt, at=SUMMER + timedelta(hours=5))
+    rows = records(
+        csv_rows(signed_in.get(url("review:events-csv"))), exports.EVENT_HEADER
+    )
+    places = [(row["Kind"], row["Location"]) for row in rows]
+    moved = places.index((Kind.TRANSFERRED, "Resus 1"))
+    assert (Kind.STARTED, "Resus 1") in places[:moved]
+    assert (Kind.NEEDLE_IN_BONE, "Resus 1") in places[:moved]
+    assert {where for _, where in places[:moved]} == {"Resus 1"}
+    assert places[moved + 1 :] == [(Kind.REMOVED, "ICU")]
 
 
 # ---------------------------------------------------------------------------------------------

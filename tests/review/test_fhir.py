@@ -15,7 +15,14 @@ from fhir.resources.R4B.bundle import Bundle
 from attempts.flow import Stage
 from review import fhir
 from tests.factories import LocationFactory, reference_version
-from tests.review.test_exports import SUMMER, TO_BONE, bay_attempt, remove, stop
+from tests.review.test_exports import (
+    SUMMER,
+    TO_BONE,
+    bay_attempt,
+    remove,
+    stop,
+    transfer,
+)
 
 SNOMED = "http://snomed.info/sct"
 # clinical-content.md §16: the only codes an export may carry.
@@ -211,6 +218,19 @@ def test_a_removed_needle_has_both_procedures_and_a_completed_device_use(
 
 
 @pytest.mark.django_db
+def test_a_transferred_needle_was_inserted_where_it_was_made_and_removed_where_it_went(
+    signed_in, version
+):
+    resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
+    attempt = transfer(
+        bay_attempt(version, location=resus), icu, at=SUMMER + timedelta(hours=2)
+    )
+    remove(attempt, at=SUMMER + timedelta(hours=5))
+    insertion, removal = procedures(download(signed_in, attempt))
+    assert insertion["location"] == {"display": "Resus 1"}
+    assert removal["location"] == {"display": "ICU"}
+
+
 def test_a_needle_in_place_is_an_active_device_use_without_an_end(signed_in, version):
     attempt = bay_attempt(version, side="right")
     document = download(signed_in, attempt)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from attempts.flow import Stage
 from attempts.models import AttemptEvent, RecordAccess
-from review.models import OWN_ATTEMPT, SignOff
+from review.models import FEEDBACK_MAX, IN_PROGRESS, OWN_ATTEMPT, SignOff
 from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
@@ -85,12 +85,83 @@ def test_filters_narrow_the_list_and_the_url_can_be_shared(client, supervisor):
     assert len(rows(html)) == 3
 
 
-def test_bad_filter_input_says_so_at_the_field_and_never_fails(client, supervisor):
+def figure(html, row_id):
+    """The text of one row of the numbers page's figures table."""
+    row = html.split(f'id="{row_id}">', 1)[1].split("</tr>", 1)[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+
+
+def test_the_list_and_the_numbers_count_a_transferred_needle_where_it_was_made(
+    client, supervisor
+):
+    version = reference_version()
+    resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
+    moved = needle_in_place(location=resus, version=version)
+    moved.episode.transfer_needles(by=moved.operator, to=icu, client_token=uuid.uuid4())
+    stayed = needle_in_place(location=icu, version=version)
+    today = timezone.localdate()
     client.force_login(supervisor)
-    response = client.get(HOME, {"started_from": "yesterday", "location": "x"})
-    assert response.status_code == 200
-    assert "Enter a valid date." in response.text
-    assert "Select a valid choice." in response.text
+    for bay, attempt in ((resus, moved), (icu, stayed)):
+        period = {
+            "started_from": (today - timedelta(days=1)).isoformat(),
+            "started_to": today.isoformat(),
+            "location": bay.pk,
+        }
+        html = client.get(HOME, period).text
+        listed = rows(html)
+        assert len(listed) == 1
+        assert timeline_url(attempt) in html
+        numbers = client.get(reverse("review:numbers"), period).text
+        assert figure(numbers, "figure-attempts").startswith("Attempts 1 attempts")
+    (row,) = rows(client.get(HOME, {"location": resus.pk}).text)
+    assert "Resus 1 now at ICU" in row
+    html = client.get(timeline_url(moved)).text
+    assert "Made at</dt><dd>Resus 1" in html
+    assert "now at</dt><dd>ICU" in html
+
+
+def field_errors(html):
+    """{field name: its error message}, as Django's field group renders them."""
+    return {
+        name: re.sub(r"<[^>]+>", "", message).strip()
+        for name, message in re.findall(
+            r'<ul class="errorlist" id="id_(\w+)_error">(.*?)</ul>', html, re.S
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("location", "999", "Choose one of the locations listed."),
+        ("location", "x", "Choose one of the locations listed."),
+        (
+            "started_from",
+            "2026-02-30",
+            "Enter the first day as a date, e.g. 2026-01-31.",
+        ),
+        ("started_to", "10000-01-01", "Enter the last day as a date, e.g. 2026-03-31."),
+        ("outcome", "bogus", "Choose one of the outcomes listed."),
+        ("operator", "-1", "Choose one of the operators listed."),
+    ],
+)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_filter_that_does_not_validate_lists_nothing_and_says_why_at_the_field(
+    client, supervisor, name, value, message, htmx
+):
+    needle_in_place(version=reference_version())
+    client.force_login(supervisor)
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.get(HOME, {name: value}, headers=headers)
+    assert response.status_code == 422
+    html = response.text
+    assert field_errors(html) == {name: message}
+    assert "<tbody>" not in html
+    assert ">Timeline</a>" not in html
+    assert "No attempts listed" in html
+    # What was typed is kept, to be corrected.
+    if name.startswith("started_"):
+        assert f'value="{value}"' in html
 
 
 @settings(
@@ -119,7 +190,11 @@ def test_bad_filter_input_says_so_at_the_field_and_never_fails(client, superviso
 )
 def test_any_filter_input_is_answered_without_an_error(client, supervisor, query):
     client.force_login(supervisor)
-    assert client.get(HOME, query).status_code == 200
+    response = client.get(HOME, query)
+    assert response.status_code in (200, 422)
+    if response.status_code == 422:
+        assert field_errors(response.text)
+        assert "<tbody>" not in response.text
 
 
 def test_the_list_reads_a_constant_number_of_queries(
@@ -252,7 +327,7 @@ def test_a_supervisor_cannot_sign_off_their_own_attempt(client):
 
 
 def test_empty_feedback_is_refused_at_the_field(client, supervisor):
-    attempt = started_attempt(version=reference_version())
+    attempt = needle_in_place(version=reference_version())
     client.force_login(supervisor)
     response = client.post(
         reverse("review:sign-off", args=[attempt.public_id]), {"feedback": "  "}
@@ -260,6 +335,43 @@ def test_empty_feedback_is_refused_at_the_field(client, supervisor):
     assert response.status_code == 422
     assert "Write the feedback for the clinician." in response.text
     assert not SignOff.objects.exists()
+
+
+def test_an_attempt_in_progress_cannot_be_signed_off(client, supervisor):
+    attempt = walk(started_attempt(version=reference_version()), to=Stage.SITE)
+    client.force_login(supervisor)
+    html = client.get(timeline_url(attempt)).text
+    assert IN_PROGRESS in html
+    assert ">Sign off</button>" not in html
+
+    response = client.post(
+        reverse("review:sign-off", args=[attempt.public_id]),
+        {"feedback": "Looks good so far", "competent": "on"},
+    )
+    assert response.status_code == 422
+    assert IN_PROGRESS in response.text
+    assert "Looks good so far" in response.text
+    assert not SignOff.objects.exists()
+    assert timeline_url(attempt) in client.get(HOME, {"not_reviewed": "on"}).text
+    with pytest.raises(ValidationError):
+        SignOff(attempt=attempt, by=supervisor, feedback="Shell").save()
+
+
+def test_feedback_has_a_generous_limit_said_at_the_field(client, supervisor):
+    attempt = needle_in_place(version=reference_version())
+    client.force_login(supervisor)
+    url = reverse("review:sign-off", args=[attempt.public_id])
+    response = client.post(url, {"feedback": "x" * (FEEDBACK_MAX + 1)})
+    assert response.status_code == 422
+    assert field_errors(response.text) == {
+        "feedback": f"Shorten the feedback to {FEEDBACK_MAX} characters or fewer "
+        f"(it has {FEEDBACK_MAX + 1})."
+    }
+    assert not SignOff.objects.exists()
+    assert client.post(url, {"feedback": "x" * FEEDBACK_MAX}).status_code == 302
+    assert len(SignOff.objects.get().feedback) == FEEDBACK_MAX
+    with pytest.raises(ValidationError):
+        SignOff(attempt=attempt, by=supervisor, feedback="y" * 200_000).save()
 
 
 @settings(
@@ -274,7 +386,7 @@ def test_empty_feedback_is_refused_at_the_field(client, supervisor):
     )
 )
 def test_any_sign_off_post_is_answered_without_an_error(client, supervisor, data):
-    attempt = started_attempt(version=reference_version())
+    attempt = needle_in_place(version=reference_version())
     client.force_login(supervisor)
     response = client.post(reverse("review:sign-off", args=[attempt.public_id]), data)
     assert response.status_code in {302, 422}
@@ -304,6 +416,30 @@ def test_every_view_of_a_record_writes_one_access_row(client, supervisor):
     log = client.get(reverse("review:audit")).text
     assert "Opened the timeline" in log
     assert "Opened the label" in log
+
+
+def test_a_refused_sign_off_shows_the_record_and_logs_it_like_the_timeline(
+    client, supervisor
+):
+    attempt = walk(
+        started_attempt(
+            episode=EpisodeFactory(patient_reference="MRN 4711"),
+            version=reference_version(),
+        ),
+        to=Stage.AFTERCARE,
+    )
+    client.force_login(supervisor)
+    response = client.post(
+        reverse("review:sign-off", args=[attempt.public_id]), {"feedback": ""}
+    )
+    assert response.status_code == 422
+    assert "MRN 4711" in response.text
+    entry = RecordAccess.objects.get()
+    assert (entry.user, entry.action, entry.attempt) == (
+        supervisor,
+        RecordAccess.Action.TIMELINE,
+        attempt,
+    )
 
 
 def test_the_access_log_cannot_be_changed(client, superuser):

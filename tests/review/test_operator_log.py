@@ -5,6 +5,7 @@ import io
 import statistics
 import uuid
 from datetime import UTC, datetime, timedelta
+from html import escape
 
 import pytest
 import time_machine
@@ -228,6 +229,28 @@ def test_operator_csv_has_one_row_per_attempt_and_one_audit_row(
     assert access.user == supervisor
     assert access.record_count == 4
     assert access.attempt is None
+
+
+@pytest.mark.django_db
+def test_the_access_log_says_whose_operator_log_was_downloaded(
+    client, supervisor, trainee, bay, version
+):
+    other = ClinicianFactory()
+    operated(other, bay=bay, version=version, started=START, to_bone=90)
+    client.force_login(supervisor)
+    for operator in (trainee, other):
+        response = client.get(reverse("review:operator-log-csv", args=[operator.pk]))
+        b"".join(response.streaming_content)
+
+    queries = RecordAccess.objects.order_by("pk").values_list("query", flat=True)
+    assert list(queries) == [f"operator={trainee.pk}", f"operator={other.pk}"]
+    html = client.get(reverse("review:audit")).text
+    for operator in (trainee, other):
+        link = reverse("review:operator-log", args=[operator.pk])
+        assert (
+            f'<a href="{link}">operator log of {escape(operator.get_full_name())}</a>'
+            in html
+        )
 
 
 @pytest.mark.django_db
