@@ -47,7 +47,10 @@ def load_io_checklist(*, path=DATA_FILE):
         procedure, _ = Procedure.objects.get_or_create(
             slug=data["procedure"]["slug"], defaults={"name": data["procedure"]["name"]}
         )
-        # Lock the procedure's versions: two loaders at once must not both publish.
+        # Lock the procedure, then its versions: two loaders at once must not both publish,
+        # and the procedure first, in the order publish() locks, so a loader and an editor
+        # publishing at once wait for each other instead of deadlocking.
+        Procedure.objects.select_for_update().get(pk=procedure.pk)
         versions = list(
             ChecklistVersion.objects.select_for_update().filter(procedure=procedure)
         )

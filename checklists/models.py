@@ -262,7 +262,11 @@ class ChecklistVersion(models.Model):
         """
         now = now or timezone.now()
         with transaction.atomic():
-            # Lock the row: two editors approving at once must not both publish.
+            # Every publish of a procedure locks its one procedure row first, so two editors
+            # approving two versions at once take turns: locking only this version's row let
+            # both retire the old published version and then both publish (a 500 on the
+            # one-published constraint). The second to go retires the first.
+            Procedure.objects.select_for_update().get(pk=self.procedure_id)
             current = type(self).objects.select_for_update().get(pk=self.pk)
             if as_reference:
                 if current.status not in {self.Status.DRAFT, self.Status.IN_REVIEW}:
