@@ -28,9 +28,43 @@ __all__ = ["ChecklistVersionAdmin", "SectionAdmin"]
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
+    """Citations: new ones are added freely; one that content past draft cites is read-only."""
+
+    change_form_template = "admin/checklists/source/change_form.html"
     list_display = ("key", "grade", "citation")
     list_filter = ("grade",)
     search_fields = ("key", "citation")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and self._citing_versions(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._citing_versions(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def _citing_versions(self, request, obj):
+        # Asked several times per page (permissions, the page's note): one query per source.
+        cache = request.__dict__.setdefault("_citing_versions", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = obj.citing_versions()
+        return cache[obj.pk]
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        if obj is not None:
+            versions = self._citing_versions(request, obj)
+            if versions:
+                context["frozen_message"] = obj.frozen_message("changed", versions)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The bulk action's confirmation already refuses (has_delete_permission per source);
+        # the model refuses too, should a cited source reach here.
+        queryset.delete()
 
 
 @admin.register(Procedure)

@@ -88,10 +88,13 @@ def _load_sources(rows):
         # The loader owns a row only while it still holds what the loader last wrote: an
         # editor's correction in the admin is kept.
         current = {name: getattr(source, name) for name in wanted}
+        # …and only while no version past draft cites it: what clinicians see, or saw,
+        # keeps its citation (a corrected citation is a new key in the file).
         if (
             not created
             and current != wanted
             and source.loaded_digest == _digest(current)
+            and not source.citing_versions()
         ):
             for name, value in wanted.items():
                 setattr(source, name, value)

@@ -33,8 +33,40 @@ class ImmutableContentError(Exception):
     """Raised when published or retired content would be changed."""
 
 
+class SourceQuerySet(models.QuerySet):
+    def cited_beyond_drafts(self):
+        """Sources an item of a version in review, published or retired cites (one query)."""
+        cited = Q()
+        for model in _citing_models():
+            cited |= Q(
+                pk__in=model.sources.through.objects.exclude(
+                    **{
+                        f"{model._meta.model_name}__version__status": ChecklistVersion.Status.DRAFT
+                    }
+                ).values("source_id")
+            )
+        return self.filter(cited)
+
+    def delete(self):
+        if self.cited_beyond_drafts().exists():
+            raise ImmutableContentError(
+                "A source that a version in review, published or retired cites cannot be deleted."
+            )
+        return super().delete()
+
+
+def _citing_models():
+    """Every kind of item that cites sources (defined further down this module)."""
+    return (Step, Site, Contraindication, NeedleSize, TroubleshootingItem)
+
+
 class Source(models.Model):
-    """One citation. Every content item cites at least one."""
+    """One citation. Every content item cites at least one.
+
+    A source is shared by versions: once a version in review, published or retired cites it,
+    it is as frozen as that version (a change would rewrite what clinicians see, or saw,
+    with no draft and no second editor). A correction is a new source, cited in a new draft.
+    """
 
     class Grade(models.TextChoices):
         PRIMARY = "primary", "Primary (seed)"
@@ -58,6 +90,8 @@ class Source(models.Model):
         help_text="Digest of what the loader last wrote; a row an editor changed no longer matches.",
     )
 
+    objects = SourceQuerySet.as_manager()
+
     class Meta:
         ordering = ("pk",)
         constraints = (
@@ -73,6 +107,40 @@ class Source(models.Model):
 
     def __str__(self):
         return self.key
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and self.citing_versions():
+            raise ImmutableContentError(self.frozen_message("changed"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.citing_versions():
+            raise ImmutableContentError(self.frozen_message("deleted"))
+        return super().delete(*args, **kwargs)
+
+    def citing_versions(self):
+        """The versions in review, published or retired whose items cite this source (a query)."""
+        if self.pk is None:
+            return []
+        cited = Q()
+        for model in _citing_models():
+            cited |= Q(pk__in=model.objects.filter(sources=self).values("version_id"))
+        return list(
+            ChecklistVersion.objects.exclude(status=ChecklistVersion.Status.DRAFT)
+            .filter(cited)
+            .select_related("procedure")
+            .order_by("procedure", "number")
+        )
+
+    def frozen_message(self, what="changed", versions=None):
+        versions = self.citing_versions() if versions is None else versions
+        cited_by = ", ".join(
+            f"version {v.number} ({v.get_status_display().lower()})" for v in versions
+        )
+        return (
+            f"Source {self.key} is cited by {cited_by}: it cannot be {what}. To correct it, "
+            "add a new source and cite it in a new draft."
+        )
 
 
 class Procedure(models.Model):
