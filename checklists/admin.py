@@ -334,9 +334,12 @@ class ChecklistVersionAdmin(VersionAdmin):
             )
             return redirect(self._change_url(version))
         if request.method == "POST":
+            # The page the reviewer read carries when that content went into review; a post
+            # without it (or with another) was not made from what is in review now.
+            reviewed = request.POST.get("reviewed", "")
             self._transition(
                 request,
-                lambda: version.publish(by=request.user),
+                lambda: version.publish(by=request.user, reviewed=reviewed),
                 f"Published {version.procedure} v{version.number}: clinicians now see it.",
             )
             return redirect(self._change_url(version))
@@ -347,6 +350,7 @@ class ChecklistVersionAdmin(VersionAdmin):
             "title": f"Publish version {version.number}?",
             "opts": self.opts,
             "version": content,
+            "reviewed": version.review_mark,
             "compared": compared,
             "diff": diff,
             "in_progress": attempts_in_progress_elsewhere(version),

@@ -29,6 +29,16 @@ def caveat_field():
     return models.TextField(blank=True, help_text=CAVEAT_HELP)
 
 
+REVIEW_AGAIN = (
+    "This version went back to draft and was submitted again after you opened it: what you "
+    "reviewed is not what would be published. Review it again, then publish."
+)
+REVIEW_FIRST = (
+    "Not published: publish it from its “Approve and publish” page, after reading "
+    "what changes."
+)
+
+
 class ImmutableContentError(Exception):
     """Raised when published or retired content would be changed."""
 
@@ -322,10 +332,17 @@ class ChecklistVersion(models.Model):
         self.save(update_fields=["status", "submitted_at"])
         return self
 
-    def publish(self, *, by, now=None, as_reference=False):
+    @property
+    def review_mark(self):
+        """What a reviewer's publish form carries: when the content they saw went into review."""
+        return self.submitted_at.isoformat() if self.submitted_at else ""
+
+    def publish(self, *, by, now=None, as_reference=False, reviewed=None):
         """In review → published, retiring the previous published version, all or nothing.
 
-        Two-person rule: the reviewer `by` must not be the author. `as_reference` is only for the
+        Two-person rule: the reviewer `by` must not be the author. `reviewed` is the
+        review_mark of the page the reviewer approved: if the version went back to draft
+        since, what they saw is not what would be published. `as_reference` is only for the
         loader, which publishes the reference content with no author so the demo works.
         """
         now = now or timezone.now()
@@ -348,6 +365,8 @@ class ChecklistVersion(models.Model):
                     raise ValidationError(
                         "A second editor must approve: the author cannot publish their own draft."
                     )
+                if reviewed is not None and reviewed != current.review_mark:
+                    raise ValidationError(REVIEW_AGAIN if reviewed else REVIEW_FIRST)
             problems = self.content_problems()
             if problems:
                 raise ValidationError(problems)

@@ -204,7 +204,8 @@ def test_two_person_workflow_in_the_admin(client, editor):
     reviewer = ContentEditorFactory()
     client.force_login(reviewer)
     assert "Approve and publish" in client.get(change_url(draft)).text
-    client.post(reverse("admin:checklists_checklistversion_publish", args=[draft.pk]))
+    publish_page = client.get(publish_url(draft))
+    client.post(publish_url(draft), form_data(publish_page.text, "publish-form"))
     draft.refresh_from_db()
     published.refresh_from_db()
     assert (draft.status, draft.reviewer) == (
@@ -343,3 +344,69 @@ def test_two_steps_at_one_position_are_refused_at_the_field_and_nothing_changes(
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.position, second.position) == (first_position, second_position)
+
+
+def publish_url(version):
+    return reverse("admin:checklists_checklistversion_publish", args=[version.pk])
+
+
+@pytest.fixture
+def in_review(editor):
+    draft = published_version().new_draft(author=editor)
+    draft.submit_for_review(by=editor)
+    return draft
+
+
+@pytest.mark.django_db
+def test_reviewer_cannot_publish_a_version_resubmitted_after_they_opened_it(
+    client, editor, in_review
+):
+    reviewer = ContentEditorFactory()
+    client.force_login(reviewer)
+    seen = form_data(client.get(publish_url(in_review)).text, "publish-form")
+    # Meanwhile the author takes it back, changes it and submits it again.
+    in_review.return_to_draft(by=editor)
+    step = in_review.steps.get()
+    step.text = "Changed after the reviewer looked"
+    step.save()
+    in_review.submit_for_review(by=editor)
+
+    response = client.post(publish_url(in_review), seen, follow=True)
+
+    assert "what you reviewed is not what would be published" in response.text
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.IN_REVIEW
+    assert ChecklistVersion.objects.published().get() == in_review.based_on
+    # Reading the page again shows the change, and then publishing works.
+    page = client.get(publish_url(in_review))
+    assert "Changed after the reviewer looked" in page.text
+    client.post(publish_url(in_review), form_data(page.text, "publish-form"))
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.PUBLISHED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("reviewed", "message"),
+    [
+        (None, "publish it from its “Approve and publish” page"),
+        ("", "publish it from its “Approve and publish” page"),
+        (
+            "2001-01-01T00:00:00+00:00",
+            "what you reviewed is not what would be published",
+        ),
+        ("not a time", "what you reviewed is not what would be published"),
+    ],
+)
+def test_a_publish_without_what_the_reviewer_saw_is_refused(
+    client, in_review, reviewed, message
+):
+    client.force_login(ContentEditorFactory())
+    data = {} if reviewed is None else {"reviewed": reviewed}
+
+    response = client.post(publish_url(in_review), data, follow=True)
+
+    assert response.status_code == 200
+    assert message in response.text
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.IN_REVIEW
