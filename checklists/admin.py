@@ -21,7 +21,12 @@ from checklists.admin_parts import (
     part_rows,
     version_diff,
 )
-from checklists.models import ChecklistVersion, Procedure, Source
+from checklists.models import (
+    CHANGED_IT_YOURSELF,
+    ChecklistVersion,
+    Procedure,
+    Source,
+)
 
 __all__ = ["ChecklistVersionAdmin", "SectionAdmin"]
 
@@ -156,6 +161,11 @@ class ChecklistVersionAdmin(VersionAdmin):
             obj.author = request.user
         super().save_model(request, obj, form, change)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Whoever saves any page of a draft (a part, its summary, a revert) shares in it.
+        form.instance.record_contribution(by=request.user)
+
     def get_urls(self):
         workflow = [
             ("new-draft", self.new_draft_view, "new_draft"),
@@ -239,6 +249,7 @@ class ChecklistVersionAdmin(VersionAdmin):
             "can_publish": in_review
             and user.has_perm("checklists.publish_checklistversion"),
             "is_author": obj.author_id == user.pk,
+            "is_contributor": obj.changed_by(user),
             "preview_url": reverse("checklists:version-preview", kwargs={"pk": obj.pk}),
             "diff_url": reverse("checklists:version-diff", kwargs={"pk": obj.pk}),
             "version_url": self._change_url(obj),
@@ -332,6 +343,9 @@ class ChecklistVersionAdmin(VersionAdmin):
                 request,
                 "A second editor must approve: the author cannot publish their own draft.",
             )
+            return redirect(self._change_url(version))
+        if version.changed_by(request.user):
+            messages.error(request, CHANGED_IT_YOURSELF)
             return redirect(self._change_url(version))
         if request.method == "POST":
             # The page the reviewer read carries when that content went into review; a post

@@ -33,6 +33,10 @@ REVIEW_AGAIN = (
     "This version went back to draft and was submitted again after you opened it: what you "
     "reviewed is not what would be published. Review it again, then publish."
 )
+CHANGED_IT_YOURSELF = (
+    "A second editor must approve: you changed or submitted this draft, so another editor, "
+    "who did not, must review and publish it."
+)
 REVIEW_FIRST = (
     "Not published: publish it from its “Approve and publish” page, after reading "
     "what changes."
@@ -230,6 +234,14 @@ class ChecklistVersion(models.Model):
         related_name="+",
     )
     change_summary = models.TextField(blank=True)
+    contributors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="+",
+        blank=True,
+        editable=False,
+        help_text="Everyone who saved a part of this version while it was a draft, or "
+        "submitted it: none of them may publish it.",
+    )
     is_reference_content = models.BooleanField(
         default=False,
         help_text="Loaded from the reference fact base, not yet approved by this hospital's editors.",
@@ -321,7 +333,19 @@ class ChecklistVersion(models.Model):
         if self.author is None:
             self.author = by
         self.save(update_fields=["status", "submitted_at", "author"])
+        self.record_contribution(by=by)
         return self
+
+    def record_contribution(self, *, by):
+        """Note that `by` changed or submitted this draft, so they cannot be its reviewer."""
+        if by is not None:
+            self.contributors.add(by)
+
+    def changed_by(self, user):
+        """Whether `user` wrote, changed or submitted this version (a query)."""
+        return (
+            self.author_id == user.pk or self.contributors.filter(pk=user.pk).exists()
+        )
 
     def return_to_draft(self, *, by):
         """In review → draft, so the author can make changes the reviewer asked for."""
@@ -365,6 +389,9 @@ class ChecklistVersion(models.Model):
                     raise ValidationError(
                         "A second editor must approve: the author cannot publish their own draft."
                     )
+                # A co-editor's change was seen by nobody but them, as the author's would be.
+                if current.contributors.filter(pk=by.pk).exists():
+                    raise ValidationError(CHANGED_IT_YOURSELF)
                 if reviewed is not None and reviewed != current.review_mark:
                     raise ValidationError(REVIEW_AGAIN if reviewed else REVIEW_FIRST)
             problems = self.content_problems()
@@ -416,6 +443,7 @@ class ChecklistVersion(models.Model):
                 change_summary="",
             )
             self.copy_content_to(draft)
+            draft.record_contribution(by=author)
         return draft
 
     def copy_content_to(self, draft):

@@ -4,6 +4,7 @@ the top; published versions stay read-only."""
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -410,3 +411,49 @@ def test_a_publish_without_what_the_reviewer_saw_is_refused(
     assert message in response.text
     in_review.refresh_from_db()
     assert in_review.status == ChecklistVersion.Status.IN_REVIEW
+
+
+@pytest.mark.django_db
+def test_an_editor_who_changed_someone_elses_draft_cannot_publish_it(
+    client, editor, draft
+):
+    co_editor = ContentEditorFactory()
+    client.force_login(co_editor)
+    edit(client, draft, **{"steps-0-text": "Changed by the co-editor alone"})
+    client.post(reverse("admin:checklists_checklistversion_submit", args=[draft.pk]))
+    draft.refresh_from_db()
+    assert draft.status == ChecklistVersion.Status.IN_REVIEW
+
+    page = client.get(change_url(draft))
+    assert "You changed or submitted this draft" in page.text
+    assert "Approve and publish" not in page.text
+    refused = client.get(publish_url(draft), follow=True)
+    assert "you changed or submitted this draft" in refused.text
+    response = client.post(
+        publish_url(draft), {"reviewed": draft.review_mark}, follow=True
+    )
+    assert "you changed or submitted this draft" in response.text
+    draft.refresh_from_db()
+    assert draft.status == ChecklistVersion.Status.IN_REVIEW
+
+    # An editor who changed nothing reviews it and publishes it.
+    reviewer = ContentEditorFactory()
+    client.force_login(reviewer)
+    page = client.get(publish_url(draft))
+    assert "Changed by the co-editor alone" in page.text
+    client.post(publish_url(draft), form_data(page.text, "publish-form"))
+    draft.refresh_from_db()
+    assert (draft.status, draft.reviewer) == (
+        ChecklistVersion.Status.PUBLISHED,
+        reviewer,
+    )
+
+
+@pytest.mark.django_db
+def test_an_editor_who_only_submitted_a_draft_cannot_publish_it(editor, draft):
+    co_editor = ContentEditorFactory()
+    draft.submit_for_review(by=co_editor)
+    with pytest.raises(ValidationError, match="you changed or submitted this draft"):
+        draft.publish(by=co_editor)
+    draft.refresh_from_db()
+    assert draft.status == ChecklistVersion.Status.IN_REVIEW
