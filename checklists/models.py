@@ -8,7 +8,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -19,6 +23,15 @@ from checklists import drawings
 STEP_TEXT_MAX_LENGTH = 140  # longer does not read at arm's length on a tablet
 # Positioning and landmarks show on the bay's site card; the rest goes in the site's notes.
 SITE_TEXT_MAX_LENGTH = 200
+# A plausibility check against typing slips (a 0, an extra digit), not a clinical limit:
+# the content's needles are 15, 25 and 45 mm (clinical-content.md, [S1]); no IO needle is near
+# 0 mm, and 100 mm is more than twice the longest, so 150, 250 or 450 are refused.
+NEEDLE_LENGTH_MM_MIN = 1
+NEEDLE_LENGTH_MM_MAX = 100
+NEEDLE_LENGTH_MESSAGE = (
+    f"A needle is at least {NEEDLE_LENGTH_MM_MIN} mm and at most {NEEDLE_LENGTH_MM_MAX} mm "
+    "long: check the number."
+)
 CAVEAT_HELP = (
     "Where sources differ, or the local protocol or the device's instructions decide: "
     "shown beside the item at the bedside."
@@ -831,7 +844,13 @@ class NeedleSize(VersionContent):
     version = models.ForeignKey(
         ChecklistVersion, on_delete=models.CASCADE, related_name="needle_sizes"
     )
-    length_mm = models.PositiveSmallIntegerField("length (mm)")
+    length_mm = models.PositiveSmallIntegerField(
+        "length (mm)",
+        validators=[
+            MinValueValidator(NEEDLE_LENGTH_MM_MIN, message=NEEDLE_LENGTH_MESSAGE),
+            MaxValueValidator(NEEDLE_LENGTH_MM_MAX, message=NEEDLE_LENGTH_MESSAGE),
+        ],
+    )
     hub_colour = models.CharField(max_length=20)
     min_weight_kg = models.DecimalField(
         "from (kg)",

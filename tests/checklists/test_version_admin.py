@@ -457,3 +457,15 @@ def test_an_editor_who_only_submitted_a_draft_cannot_publish_it(editor, draft):
         draft.publish(by=co_editor)
     draft.refresh_from_db()
     assert draft.status == ChecklistVersion.Status.IN_REVIEW
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", ["0", "101", "99999999999"])
+def test_an_implausible_needle_length_is_refused_at_the_field(signed_in, draft, length):
+    needle = draft.needle_sizes.get()
+
+    response = edit(signed_in, draft, **{"needle_sizes-0-length_mm": length})
+
+    assert response.status_code == 200
+    assert "at least 1 mm and at most 100 mm long: check the number" in response.text
+    assert draft.needle_sizes.get().length_mm == needle.length_mm
