@@ -4,6 +4,7 @@ A version is edited only while it is a draft. Published and retired versions, an
 them, refuse to be saved or deleted: a supervisor must always see exactly what a clinician saw.
 """
 
+import unicodedata
 from decimal import Decimal
 
 from django.conf import settings
@@ -56,6 +57,49 @@ REVIEW_FIRST = (
 )
 
 
+# Unicode categories that draw nothing: format characters (zero-width space, joiners, bidi
+# marks), space and line/paragraph separators, control characters.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+INVISIBLE_TEXT_MESSAGE = (
+    "Write text a clinician can read: this has only spaces or invisible characters."
+)
+
+
+def has_visible_text(value):
+    """Whether `value` has a character that shows on screen."""
+    return any(unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in value)
+
+
+class VisibleTextMixin:
+    """Required text of content must show something: text of only spaces or invisible
+    characters (U+200B …) passes "not empty" and then shows the clinician nothing.
+
+    The one rule for every required text field of a content model, at that field.
+    """
+
+    def clean_fields(self, exclude=None):
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        for field in self._meta.concrete_fields:
+            if (
+                not isinstance(field, models.CharField | models.TextField)
+                or isinstance(field, models.SlugField)
+                or field.blank
+                or field.choices
+                or field.name in (exclude or ())
+                or field.name in errors
+            ):
+                continue
+            value = getattr(self, field.attname)
+            if value and not has_visible_text(value):
+                errors[field.name] = [INVISIBLE_TEXT_MESSAGE]
+        if errors:
+            raise ValidationError(errors)
+
+
 class ImmutableContentError(Exception):
     """Raised when published or retired content would be changed."""
 
@@ -87,7 +131,7 @@ def _citing_models():
     return (Step, Site, Contraindication, NeedleSize, TroubleshootingItem)
 
 
-class Source(models.Model):
+class Source(VisibleTextMixin, models.Model):
     """One citation. Every content item cites at least one.
 
     A source is shared by versions: once a version in review, published or retired cites it,
@@ -533,7 +577,7 @@ class Population(models.TextChoices):
     CHILD = "child", "Children"
 
 
-class VersionContent(models.Model):
+class VersionContent(VisibleTextMixin, models.Model):
     """An item of a checklist version: editable only while its version is a draft."""
 
     version = models.ForeignKey(ChecklistVersion, on_delete=models.CASCADE)
@@ -647,8 +691,7 @@ class Step(VersionContent):
         return self.text
 
     def clean(self):
-        if self.text is not None and not self.text.strip():
-            raise ValidationError({"text": "Write the step's text."})
+        # Empty or invisible text is refused at the field (VisibleTextMixin).
         if (
             self.section_id
             and self.version_id
@@ -726,7 +769,8 @@ class Site(VersionContent):
 
     def clean(self):
         errors = {}
-        if not (self.landmarks or "").strip():
+        # Text with nothing visible is refused at the field (VisibleTextMixin).
+        if not self.landmarks:
             errors["landmarks"] = (
                 "Describe the landmarks: a site without them cannot be used."
             )

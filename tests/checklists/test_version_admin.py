@@ -469,3 +469,46 @@ def test_an_implausible_needle_length_is_refused_at_the_field(signed_in, draft, 
     assert response.status_code == 200
     assert "at least 1 mm and at most 100 mm long: check the number" in response.text
     assert draft.needle_sizes.get().length_mm == needle.length_mm
+
+
+INVISIBLE = ["\u200b", "\u200b\u00a0\u2060\ufeff", "\u202e\u200d\t"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", INVISIBLE)
+@pytest.mark.parametrize(
+    "field",
+    ["steps-0-text", "sites-0-landmarks", "sites-0-name", "needle_sizes-0-hub_colour"],
+)
+def test_text_with_nothing_visible_is_refused_at_the_field(
+    signed_in, draft, field, text
+):
+    before = (draft.steps.get().text, draft.sites.get().landmarks)
+
+    response = edit(signed_in, draft, **{field: text})
+
+    assert response.status_code == 200
+    assert "Write text a clinician can read" in response.text
+    assert (draft.steps.get().text, draft.sites.get().landmarks) == before
+    assert draft.needle_sizes.get().hub_colour == "pink"
+
+
+@pytest.mark.django_db
+def test_every_content_model_refuses_required_text_with_nothing_visible(draft):
+    from checklists.models import Source, TroubleshootingItem
+
+    item = TroubleshootingItem(
+        version=draft,
+        slug="invisible",
+        position=1,
+        problem="\u200b",
+        cause="Needle through the far cortex",
+        action="\u2060 \u200b",
+    )
+    source = Source(key="invisible", citation="\ufeff", grade="H")
+    with pytest.raises(ValidationError) as caught:
+        item.full_clean()
+    assert set(caught.value.message_dict) == {"problem", "action"}
+    with pytest.raises(ValidationError) as caught:
+        source.full_clean()
+    assert "Write text a clinician can read" in caught.value.message_dict["citation"][0]
