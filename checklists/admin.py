@@ -31,8 +31,30 @@ from checklists.models import (
 __all__ = ["ChecklistVersionAdmin", "SectionAdmin"]
 
 
+# Longer than any key, title or phrase of a citation an editor looks for. Without a bound, a
+# pasted page of text became one LIKE per word and field: SQLite refuses a pattern past 50 000
+# bytes ("LIKE or GLOB pattern too complex"), which the outage middleware reports as a 503.
+MAX_SEARCH_LENGTH = 200
+
+
+class BoundedSearchMixin:
+    """Searches the admin's lists with at most MAX_SEARCH_LENGTH characters of the term."""
+
+    def get_search_results(self, request, queryset, search_term):
+        if len(search_term) > MAX_SEARCH_LENGTH:
+            search_term = search_term[:MAX_SEARCH_LENGTH]
+            # The autocomplete answers JSON: a message would surface on the next page instead.
+            if getattr(request.resolver_match, "url_name", None) != "autocomplete":
+                messages.warning(
+                    request,
+                    f"Searched for the first {MAX_SEARCH_LENGTH} characters only: "
+                    "shorten the search.",
+                )
+        return super().get_search_results(request, queryset, search_term)
+
+
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(BoundedSearchMixin, admin.ModelAdmin):
     """Citations: new ones are added freely; one that content past draft cites is read-only."""
 
     change_form_template = "admin/checklists/source/change_form.html"
@@ -73,13 +95,13 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Procedure)
-class ProcedureAdmin(admin.ModelAdmin):
+class ProcedureAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "slug")
     search_fields = ("name",)
 
 
 @admin.register(ChecklistVersion)
-class ChecklistVersionAdmin(VersionAdmin):
+class ChecklistVersionAdmin(BoundedSearchMixin, VersionAdmin):
     """A version: its status, change summary and parts; each part edited on its own page."""
 
     change_form_template = "admin/checklists/checklistversion/change_form.html"
