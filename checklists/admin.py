@@ -21,26 +21,87 @@ from checklists.admin_parts import (
     part_rows,
     version_diff,
 )
-from checklists.models import ChecklistVersion, Procedure, Source
+from checklists.models import (
+    CHANGED_IT_YOURSELF,
+    ChecklistVersion,
+    Procedure,
+    Source,
+)
 
 __all__ = ["ChecklistVersionAdmin", "SectionAdmin"]
 
 
+# Longer than any key, title or phrase of a citation an editor looks for. Without a bound, a
+# pasted page of text became one LIKE per word and field: SQLite refuses a pattern past 50 000
+# bytes ("LIKE or GLOB pattern too complex"), which the outage middleware reports as a 503.
+MAX_SEARCH_LENGTH = 200
+
+
+class BoundedSearchMixin:
+    """Searches the admin's lists with at most MAX_SEARCH_LENGTH characters of the term."""
+
+    def get_search_results(self, request, queryset, search_term):
+        if len(search_term) > MAX_SEARCH_LENGTH:
+            search_term = search_term[:MAX_SEARCH_LENGTH]
+            # The autocomplete answers JSON: a message would surface on the next page instead.
+            if getattr(request.resolver_match, "url_name", None) != "autocomplete":
+                messages.warning(
+                    request,
+                    f"Searched for the first {MAX_SEARCH_LENGTH} characters only: "
+                    "shorten the search.",
+                )
+        return super().get_search_results(request, queryset, search_term)
+
+
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    """Citations: new ones are added freely; one that content past draft cites is read-only."""
+
+    change_form_template = "admin/checklists/source/change_form.html"
     list_display = ("key", "grade", "citation")
     list_filter = ("grade",)
     search_fields = ("key", "citation")
 
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and self._citing_versions(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._citing_versions(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def _citing_versions(self, request, obj):
+        # Asked several times per page (permissions, the page's note): one query per source.
+        cache = request.__dict__.setdefault("_citing_versions", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = obj.citing_versions()
+        return cache[obj.pk]
+
+    def render_change_form(
+        self, request, context, add=False, change=False, form_url="", obj=None
+    ):
+        if obj is not None:
+            versions = self._citing_versions(request, obj)
+            if versions:
+                context["frozen_message"] = obj.frozen_message("changed", versions)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The bulk action's confirmation already refuses (has_delete_permission per source);
+        # the model refuses too, should a cited source reach here.
+        queryset.delete()
+
 
 @admin.register(Procedure)
-class ProcedureAdmin(admin.ModelAdmin):
+class ProcedureAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "slug")
     search_fields = ("name",)
 
 
 @admin.register(ChecklistVersion)
-class ChecklistVersionAdmin(VersionAdmin):
+class ChecklistVersionAdmin(BoundedSearchMixin, VersionAdmin):
     """A version: its status, change summary and parts; each part edited on its own page."""
 
     change_form_template = "admin/checklists/checklistversion/change_form.html"
@@ -121,6 +182,11 @@ class ChecklistVersionAdmin(VersionAdmin):
         if obj.author_id is None:
             obj.author = request.user
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Whoever saves any page of a draft (a part, its summary, a revert) shares in it.
+        form.instance.record_contribution(by=request.user)
 
     def get_urls(self):
         workflow = [
@@ -205,6 +271,7 @@ class ChecklistVersionAdmin(VersionAdmin):
             "can_publish": in_review
             and user.has_perm("checklists.publish_checklistversion"),
             "is_author": obj.author_id == user.pk,
+            "is_contributor": obj.changed_by(user),
             "preview_url": reverse("checklists:version-preview", kwargs={"pk": obj.pk}),
             "diff_url": reverse("checklists:version-diff", kwargs={"pk": obj.pk}),
             "version_url": self._change_url(obj),
@@ -299,10 +366,16 @@ class ChecklistVersionAdmin(VersionAdmin):
                 "A second editor must approve: the author cannot publish their own draft.",
             )
             return redirect(self._change_url(version))
+        if version.changed_by(request.user):
+            messages.error(request, CHANGED_IT_YOURSELF)
+            return redirect(self._change_url(version))
         if request.method == "POST":
+            # The page the reviewer read carries when that content went into review; a post
+            # without it (or with another) was not made from what is in review now.
+            reviewed = request.POST.get("reviewed", "")
             self._transition(
                 request,
-                lambda: version.publish(by=request.user),
+                lambda: version.publish(by=request.user, reviewed=reviewed),
                 f"Published {version.procedure} v{version.number}: clinicians now see it.",
             )
             return redirect(self._change_url(version))
@@ -313,6 +386,7 @@ class ChecklistVersionAdmin(VersionAdmin):
             "title": f"Publish version {version.number}?",
             "opts": self.opts,
             "version": content,
+            "reviewed": version.review_mark,
             "compared": compared,
             "diff": diff,
             "in_progress": attempts_in_progress_elsewhere(version),

@@ -452,6 +452,11 @@ class SectionAdmin(admin.ModelAdmin):
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Whoever saves a section's steps shares in the draft, and so cannot publish it.
+        form.instance.version.record_contribution(by=request.user)
+
     def response_change(self, request, obj):
         if "_continue" not in request.POST and "_save" in request.POST:
             self.message_user(request, f"Section “{obj}” saved.")

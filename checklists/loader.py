@@ -47,7 +47,10 @@ def load_io_checklist(*, path=DATA_FILE):
         procedure, _ = Procedure.objects.get_or_create(
             slug=data["procedure"]["slug"], defaults={"name": data["procedure"]["name"]}
         )
-        # Lock the procedure's versions: two loaders at once must not both publish.
+        # Lock the procedure, then its versions: two loaders at once must not both publish,
+        # and the procedure first, in the order publish() locks, so a loader and an editor
+        # publishing at once wait for each other instead of deadlocking.
+        Procedure.objects.select_for_update().get(pk=procedure.pk)
         versions = list(
             ChecklistVersion.objects.select_for_update().filter(procedure=procedure)
         )
@@ -85,10 +88,13 @@ def _load_sources(rows):
         # The loader owns a row only while it still holds what the loader last wrote: an
         # editor's correction in the admin is kept.
         current = {name: getattr(source, name) for name in wanted}
+        # …and only while no version past draft cites it: what clinicians see, or saw,
+        # keeps its citation (a corrected citation is a new key in the file).
         if (
             not created
             and current != wanted
             and source.loaded_digest == _digest(current)
+            and not source.citing_versions()
         ):
             for name, value in wanted.items():
                 setattr(source, name, value)

@@ -4,11 +4,16 @@ A version is edited only while it is a draft. Published and retired versions, an
 them, refuse to be saved or deleted: a supervisor must always see exactly what a clinician saw.
 """
 
+import unicodedata
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -19,6 +24,15 @@ from checklists import drawings
 STEP_TEXT_MAX_LENGTH = 140  # longer does not read at arm's length on a tablet
 # Positioning and landmarks show on the bay's site card; the rest goes in the site's notes.
 SITE_TEXT_MAX_LENGTH = 200
+# A plausibility check against typing slips (a 0, an extra digit), not a clinical limit:
+# the content's needles are 15, 25 and 45 mm (clinical-content.md, [S1]); no IO needle is near
+# 0 mm, and 100 mm is more than twice the longest, so 150, 250 or 450 are refused.
+NEEDLE_LENGTH_MM_MIN = 1
+NEEDLE_LENGTH_MM_MAX = 100
+NEEDLE_LENGTH_MESSAGE = (
+    f"A needle is at least {NEEDLE_LENGTH_MM_MIN} mm and at most {NEEDLE_LENGTH_MM_MAX} mm "
+    "long: check the number."
+)
 CAVEAT_HELP = (
     "Where sources differ, or the local protocol or the device's instructions decide: "
     "shown beside the item at the bedside."
@@ -29,12 +43,101 @@ def caveat_field():
     return models.TextField(blank=True, help_text=CAVEAT_HELP)
 
 
+REVIEW_AGAIN = (
+    "This version went back to draft and was submitted again after you opened it: what you "
+    "reviewed is not what would be published. Review it again, then publish."
+)
+CHANGED_IT_YOURSELF = (
+    "A second editor must approve: you changed or submitted this draft, so another editor, "
+    "who did not, must review and publish it."
+)
+REVIEW_FIRST = (
+    "Not published: publish it from its “Approve and publish” page, after reading "
+    "what changes."
+)
+
+
+# Unicode categories that draw nothing: format characters (zero-width space, joiners, bidi
+# marks), space and line/paragraph separators, control characters.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+INVISIBLE_TEXT_MESSAGE = (
+    "Write text a clinician can read: this has only spaces or invisible characters."
+)
+
+
+def has_visible_text(value):
+    """Whether `value` has a character that shows on screen."""
+    return any(unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in value)
+
+
+class VisibleTextMixin:
+    """Required text of content must show something: text of only spaces or invisible
+    characters (U+200B …) passes "not empty" and then shows the clinician nothing.
+
+    The one rule for every required text field of a content model, at that field.
+    """
+
+    def clean_fields(self, exclude=None):
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        for field in self._meta.concrete_fields:
+            if (
+                not isinstance(field, models.CharField | models.TextField)
+                or isinstance(field, models.SlugField)
+                or field.blank
+                or field.choices
+                or field.name in (exclude or ())
+                or field.name in errors
+            ):
+                continue
+            value = getattr(self, field.attname)
+            if value and not has_visible_text(value):
+                errors[field.name] = [INVISIBLE_TEXT_MESSAGE]
+        if errors:
+            raise ValidationError(errors)
+
+
 class ImmutableContentError(Exception):
     """Raised when published or retired content would be changed."""
 
 
-class Source(models.Model):
-    """One citation. Every content item cites at least one."""
+class SourceQuerySet(models.QuerySet):
+    def cited_beyond_drafts(self):
+        """Sources an item of a version in review, published or retired cites (one query)."""
+        cited = Q()
+        for model in _citing_models():
+            cited |= Q(
+                pk__in=model.sources.through.objects.exclude(
+                    **{
+                        f"{model._meta.model_name}__version__status": ChecklistVersion.Status.DRAFT
+                    }
+                ).values("source_id")
+            )
+        return self.filter(cited)
+
+    def delete(self):
+        if self.cited_beyond_drafts().exists():
+            raise ImmutableContentError(
+                "A source that a version in review, published or retired cites cannot be deleted."
+            )
+        return super().delete()
+
+
+def _citing_models():
+    """Every kind of item that cites sources (defined further down this module)."""
+    return (Step, Site, Contraindication, NeedleSize, TroubleshootingItem)
+
+
+class Source(VisibleTextMixin, models.Model):
+    """One citation. Every content item cites at least one.
+
+    A source is shared by versions: once a version in review, published or retired cites it,
+    it is as frozen as that version (a change would rewrite what clinicians see, or saw,
+    with no draft and no second editor). A correction is a new source, cited in a new draft.
+    """
 
     class Grade(models.TextChoices):
         PRIMARY = "primary", "Primary (seed)"
@@ -58,6 +161,8 @@ class Source(models.Model):
         help_text="Digest of what the loader last wrote; a row an editor changed no longer matches.",
     )
 
+    objects = SourceQuerySet.as_manager()
+
     class Meta:
         ordering = ("pk",)
         constraints = (
@@ -73,6 +178,40 @@ class Source(models.Model):
 
     def __str__(self):
         return self.key
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and self.citing_versions():
+            raise ImmutableContentError(self.frozen_message("changed"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.citing_versions():
+            raise ImmutableContentError(self.frozen_message("deleted"))
+        return super().delete(*args, **kwargs)
+
+    def citing_versions(self):
+        """The versions in review, published or retired whose items cite this source (a query)."""
+        if self.pk is None:
+            return []
+        cited = Q()
+        for model in _citing_models():
+            cited |= Q(pk__in=model.objects.filter(sources=self).values("version_id"))
+        return list(
+            ChecklistVersion.objects.exclude(status=ChecklistVersion.Status.DRAFT)
+            .filter(cited)
+            .select_related("procedure")
+            .order_by("procedure", "number")
+        )
+
+    def frozen_message(self, what="changed", versions=None):
+        versions = self.citing_versions() if versions is None else versions
+        cited_by = ", ".join(
+            f"version {v.number} ({v.get_status_display().lower()})" for v in versions
+        )
+        return (
+            f"Source {self.key} is cited by {cited_by}: it cannot be {what}. To correct it, "
+            "add a new source and cite it in a new draft."
+        )
 
 
 class Procedure(models.Model):
@@ -152,6 +291,14 @@ class ChecklistVersion(models.Model):
         related_name="+",
     )
     change_summary = models.TextField(blank=True)
+    contributors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="+",
+        blank=True,
+        editable=False,
+        help_text="Everyone who saved a part of this version while it was a draft, or "
+        "submitted it: none of them may publish it.",
+    )
     is_reference_content = models.BooleanField(
         default=False,
         help_text="Loaded from the reference fact base, not yet approved by this hospital's editors.",
@@ -243,7 +390,19 @@ class ChecklistVersion(models.Model):
         if self.author is None:
             self.author = by
         self.save(update_fields=["status", "submitted_at", "author"])
+        self.record_contribution(by=by)
         return self
+
+    def record_contribution(self, *, by):
+        """Note that `by` changed or submitted this draft, so they cannot be its reviewer."""
+        if by is not None:
+            self.contributors.add(by)
+
+    def changed_by(self, user):
+        """Whether `user` wrote, changed or submitted this version (a query)."""
+        return (
+            self.author_id == user.pk or self.contributors.filter(pk=user.pk).exists()
+        )
 
     def return_to_draft(self, *, by):
         """In review → draft, so the author can make changes the reviewer asked for."""
@@ -254,15 +413,26 @@ class ChecklistVersion(models.Model):
         self.save(update_fields=["status", "submitted_at"])
         return self
 
-    def publish(self, *, by, now=None, as_reference=False):
+    @property
+    def review_mark(self):
+        """What a reviewer's publish form carries: when the content they saw went into review."""
+        return self.submitted_at.isoformat() if self.submitted_at else ""
+
+    def publish(self, *, by, now=None, as_reference=False, reviewed=None):
         """In review → published, retiring the previous published version, all or nothing.
 
-        Two-person rule: the reviewer `by` must not be the author. `as_reference` is only for the
+        Two-person rule: the reviewer `by` must not be the author. `reviewed` is the
+        review_mark of the page the reviewer approved: if the version went back to draft
+        since, what they saw is not what would be published. `as_reference` is only for the
         loader, which publishes the reference content with no author so the demo works.
         """
         now = now or timezone.now()
         with transaction.atomic():
-            # Lock the row: two editors approving at once must not both publish.
+            # Every publish of a procedure locks its one procedure row first, so two editors
+            # approving two versions at once take turns: locking only this version's row let
+            # both retire the old published version and then both publish (a 500 on the
+            # one-published constraint). The second to go retires the first.
+            Procedure.objects.select_for_update().get(pk=self.procedure_id)
             current = type(self).objects.select_for_update().get(pk=self.pk)
             if as_reference:
                 if current.status not in {self.Status.DRAFT, self.Status.IN_REVIEW}:
@@ -276,6 +446,11 @@ class ChecklistVersion(models.Model):
                     raise ValidationError(
                         "A second editor must approve: the author cannot publish their own draft."
                     )
+                # A co-editor's change was seen by nobody but them, as the author's would be.
+                if current.contributors.filter(pk=by.pk).exists():
+                    raise ValidationError(CHANGED_IT_YOURSELF)
+                if reviewed is not None and reviewed != current.review_mark:
+                    raise ValidationError(REVIEW_AGAIN if reviewed else REVIEW_FIRST)
             problems = self.content_problems()
             if problems:
                 raise ValidationError(problems)
@@ -325,6 +500,7 @@ class ChecklistVersion(models.Model):
                 change_summary="",
             )
             self.copy_content_to(draft)
+            draft.record_contribution(by=author)
         return draft
 
     def copy_content_to(self, draft):
@@ -401,7 +577,7 @@ class Population(models.TextChoices):
     CHILD = "child", "Children"
 
 
-class VersionContent(models.Model):
+class VersionContent(VisibleTextMixin, models.Model):
     """An item of a checklist version: editable only while its version is a draft."""
 
     version = models.ForeignKey(ChecklistVersion, on_delete=models.CASCADE)
@@ -515,8 +691,7 @@ class Step(VersionContent):
         return self.text
 
     def clean(self):
-        if self.text is not None and not self.text.strip():
-            raise ValidationError({"text": "Write the step's text."})
+        # Empty or invisible text is refused at the field (VisibleTextMixin).
         if (
             self.section_id
             and self.version_id
@@ -594,7 +769,8 @@ class Site(VersionContent):
 
     def clean(self):
         errors = {}
-        if not (self.landmarks or "").strip():
+        # Text with nothing visible is refused at the field (VisibleTextMixin).
+        if not self.landmarks:
             errors["landmarks"] = (
                 "Describe the landmarks: a site without them cannot be used."
             )
@@ -712,7 +888,13 @@ class NeedleSize(VersionContent):
     version = models.ForeignKey(
         ChecklistVersion, on_delete=models.CASCADE, related_name="needle_sizes"
     )
-    length_mm = models.PositiveSmallIntegerField("length (mm)")
+    length_mm = models.PositiveSmallIntegerField(
+        "length (mm)",
+        validators=[
+            MinValueValidator(NEEDLE_LENGTH_MM_MIN, message=NEEDLE_LENGTH_MESSAGE),
+            MaxValueValidator(NEEDLE_LENGTH_MM_MAX, message=NEEDLE_LENGTH_MESSAGE),
+        ],
+    )
     hub_colour = models.CharField(max_length=20)
     min_weight_kg = models.DecimalField(
         "from (kg)",

@@ -172,7 +172,7 @@ def test_approve_and_publish_opens_a_confirmation_of_what_changes(
         draft.status == ChecklistVersion.Status.IN_REVIEW
     )  # opening it publishes nothing
 
-    client.post(publish_url(draft))
+    client.post(publish_url(draft), form_data(text, "publish-form"))
     draft.refresh_from_db()
     assert (draft.status, draft.reviewer) == (
         ChecklistVersion.Status.PUBLISHED,

@@ -67,30 +67,53 @@ def recite(key, citation):
     return change
 
 
-def test_a_changed_citation_updates_the_loaders_own_source(tmp_path):
-    reference_version()
-    key = Source.objects.filter(key="S9").get().key
+def with_uncited_source(citation):
+    """The file with one more source, which no item cites."""
 
-    load_io_checklist(
-        path=changed_file(tmp_path, recite(key, "MSD Manual, 2026 revision."))
-    )
+    def change(data):
+        data["sources"].append(
+            {"key": "file-only", "citation": citation, "url": "", "grade": "M"}
+        )
 
-    assert Source.objects.get(key=key).citation == "MSD Manual, 2026 revision."
-    # …and it stays the loader's: the next change of the file updates it again.
-    load_io_checklist(
-        path=changed_file(tmp_path, recite(key, "MSD Manual, 2027 revision."))
-    )
-    assert Source.objects.get(key=key).citation == "MSD Manual, 2027 revision."
+    return change
 
 
-def test_a_citation_an_editor_corrected_is_kept(tmp_path):
-    reference_version()
-    source = Source.objects.get(key="S9")
-    source.citation = "Corrected by our librarian."
-    source.save()
+def test_a_changed_citation_leaves_a_source_published_content_cites_alone(tmp_path):
+    old = reference_version()
+    before = Source.objects.get(key="S9").citation
 
     load_io_checklist(
         path=changed_file(tmp_path, recite("S9", "MSD Manual, 2026 revision."))
     )
 
-    assert Source.objects.get(key="S9").citation == "Corrected by our librarian."
+    # What clinicians saw with the old version, and see now, keeps its citation.
+    assert Source.objects.get(key="S9").citation == before
+    old.refresh_from_db()
+    assert old.status in {
+        ChecklistVersion.Status.PUBLISHED,
+        ChecklistVersion.Status.RETIRED,
+    }
+
+
+def test_a_changed_citation_updates_a_source_no_version_cites(tmp_path):
+    reference_version()
+    load_io_checklist(path=changed_file(tmp_path, with_uncited_source("Draft A.")))
+
+    def both(data):
+        with_uncited_source("Draft B.")(data)
+
+    load_io_checklist(path=changed_file(tmp_path, both))
+
+    assert Source.objects.get(key="file-only").citation == "Draft B."
+
+
+def test_a_citation_an_editor_corrected_is_kept(tmp_path):
+    reference_version()
+    load_io_checklist(path=changed_file(tmp_path, with_uncited_source("Draft A.")))
+    source = Source.objects.get(key="file-only")
+    source.citation = "Corrected by our librarian."
+    source.save()
+
+    load_io_checklist(path=changed_file(tmp_path, with_uncited_source("Draft B.")))
+
+    assert Source.objects.get(key="file-only").citation == "Corrected by our librarian."

@@ -4,6 +4,7 @@ the top; published versions stay read-only."""
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -204,7 +205,8 @@ def test_two_person_workflow_in_the_admin(client, editor):
     reviewer = ContentEditorFactory()
     client.force_login(reviewer)
     assert "Approve and publish" in client.get(change_url(draft)).text
-    client.post(reverse("admin:checklists_checklistversion_publish", args=[draft.pk]))
+    publish_page = client.get(publish_url(draft))
+    client.post(publish_url(draft), form_data(publish_page.text, "publish-form"))
     draft.refresh_from_db()
     published.refresh_from_db()
     assert (draft.status, draft.reviewer) == (
@@ -343,3 +345,170 @@ def test_two_steps_at_one_position_are_refused_at_the_field_and_nothing_changes(
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.position, second.position) == (first_position, second_position)
+
+
+def publish_url(version):
+    return reverse("admin:checklists_checklistversion_publish", args=[version.pk])
+
+
+@pytest.fixture
+def in_review(editor):
+    draft = published_version().new_draft(author=editor)
+    draft.submit_for_review(by=editor)
+    return draft
+
+
+@pytest.mark.django_db
+def test_reviewer_cannot_publish_a_version_resubmitted_after_they_opened_it(
+    client, editor, in_review
+):
+    reviewer = ContentEditorFactory()
+    client.force_login(reviewer)
+    seen = form_data(client.get(publish_url(in_review)).text, "publish-form")
+    # Meanwhile the author takes it back, changes it and submits it again.
+    in_review.return_to_draft(by=editor)
+    step = in_review.steps.get()
+    step.text = "Changed after the reviewer looked"
+    step.save()
+    in_review.submit_for_review(by=editor)
+
+    response = client.post(publish_url(in_review), seen, follow=True)
+
+    assert "what you reviewed is not what would be published" in response.text
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.IN_REVIEW
+    assert ChecklistVersion.objects.published().get() == in_review.based_on
+    # Reading the page again shows the change, and then publishing works.
+    page = client.get(publish_url(in_review))
+    assert "Changed after the reviewer looked" in page.text
+    client.post(publish_url(in_review), form_data(page.text, "publish-form"))
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.PUBLISHED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("reviewed", "message"),
+    [
+        (None, "publish it from its “Approve and publish” page"),
+        ("", "publish it from its “Approve and publish” page"),
+        (
+            "2001-01-01T00:00:00+00:00",
+            "what you reviewed is not what would be published",
+        ),
+        ("not a time", "what you reviewed is not what would be published"),
+    ],
+)
+def test_a_publish_without_what_the_reviewer_saw_is_refused(
+    client, in_review, reviewed, message
+):
+    client.force_login(ContentEditorFactory())
+    data = {} if reviewed is None else {"reviewed": reviewed}
+
+    response = client.post(publish_url(in_review), data, follow=True)
+
+    assert response.status_code == 200
+    assert message in response.text
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.IN_REVIEW
+
+
+@pytest.mark.django_db
+def test_an_editor_who_changed_someone_elses_draft_cannot_publish_it(
+    client, editor, draft
+):
+    co_editor = ContentEditorFactory()
+    client.force_login(co_editor)
+    edit(client, draft, **{"steps-0-text": "Changed by the co-editor alone"})
+    client.post(reverse("admin:checklists_checklistversion_submit", args=[draft.pk]))
+    draft.refresh_from_db()
+    assert draft.status == ChecklistVersion.Status.IN_REVIEW
+
+    page = client.get(change_url(draft))
+    assert "You changed or submitted this draft" in page.text
+    assert "Approve and publish" not in page.text
+    refused = client.get(publish_url(draft), follow=True)
+    assert "you changed or submitted this draft" in refused.text
+    response = client.post(
+        publish_url(draft), {"reviewed": draft.review_mark}, follow=True
+    )
+    assert "you changed or submitted this draft" in response.text
+    draft.refresh_from_db()
+    assert draft.status == ChecklistVersion.Status.IN_REVIEW
+
+    # An editor who changed nothing reviews it and publishes it.
+    reviewer = ContentEditorFactory()
+    client.force_login(reviewer)
+    page = client.get(publish_url(draft))
+    assert "Changed by the co-editor alone" in page.text
+    client.post(publish_url(draft), form_data(page.text, "publish-form"))
+    draft.refresh_from_db()
+    assert (draft.status, draft.reviewer) == (
+        ChecklistVersion.Status.PUBLISHED,
+        reviewer,
+    )
+
+
+@pytest.mark.django_db
+def test_an_editor_who_only_submitted_a_draft_cannot_publish_it(editor, draft):
+    co_editor = ContentEditorFactory()
+    draft.submit_for_review(by=co_editor)
+    with pytest.raises(ValidationError, match="you changed or submitted this draft"):
+        draft.publish(by=co_editor)
+    draft.refresh_from_db()
+    assert draft.status == ChecklistVersion.Status.IN_REVIEW
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", ["0", "101", "99999999999"])
+def test_an_implausible_needle_length_is_refused_at_the_field(signed_in, draft, length):
+    needle = draft.needle_sizes.get()
+
+    response = edit(signed_in, draft, **{"needle_sizes-0-length_mm": length})
+
+    assert response.status_code == 200
+    assert "at least 1 mm and at most 100 mm long: check the number" in response.text
+    assert draft.needle_sizes.get().length_mm == needle.length_mm
+
+
+INVISIBLE = ["\u200b", "\u200b\u00a0\u2060\ufeff", "\u202e\u200d\t"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", INVISIBLE)
+@pytest.mark.parametrize(
+    "field",
+    ["steps-0-text", "sites-0-landmarks", "sites-0-name", "needle_sizes-0-hub_colour"],
+)
+def test_text_with_nothing_visible_is_refused_at_the_field(
+    signed_in, draft, field, text
+):
+    before = (draft.steps.get().text, draft.sites.get().landmarks)
+
+    response = edit(signed_in, draft, **{field: text})
+
+    assert response.status_code == 200
+    assert "Write text a clinician can read" in response.text
+    assert (draft.steps.get().text, draft.sites.get().landmarks) == before
+    assert draft.needle_sizes.get().hub_colour == "pink"
+
+
+@pytest.mark.django_db
+def test_every_content_model_refuses_required_text_with_nothing_visible(draft):
+    from checklists.models import Source, TroubleshootingItem
+
+    item = TroubleshootingItem(
+        version=draft,
+        slug="invisible",
+        position=1,
+        problem="\u200b",
+        cause="Needle through the far cortex",
+        action="\u2060 \u200b",
+    )
+    source = Source(key="invisible", citation="\ufeff", grade="H")
+    with pytest.raises(ValidationError) as caught:
+        item.full_clean()
+    assert set(caught.value.message_dict) == {"problem", "action"}
+    with pytest.raises(ValidationError) as caught:
+        source.full_clean()
+    assert "Write text a clinician can read" in caught.value.message_dict["citation"][0]
