@@ -234,7 +234,8 @@ APP_ROWS = {
         allowed=SUPERVISOR.key,
         method="post",
         ok_status=302,
-        make=lambda: attempt_kwargs(),
+        # A finished attempt: one in progress cannot be signed off yet.
+        make=failed_attempt_kwargs,
         data=lambda: {"feedback": "Well done."},
     ),
     "review:audit": Row(allowed=SUPERVISOR.key),
