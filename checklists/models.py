@@ -47,6 +47,10 @@ REVIEW_AGAIN = (
     "This version went back to draft and was submitted again after you opened it: what you "
     "reviewed is not what would be published. Review it again, then publish."
 )
+LIVE_CHANGED = (
+    "Another version was published after you opened this page: publishing this one would "
+    "undo its changes, which your page did not show. Review what changes again, then publish."
+)
 CHANGED_IT_YOURSELF = (
     "A second editor must approve: you changed or submitted this draft, so another editor, "
     "who did not, must review and publish it."
@@ -415,8 +419,20 @@ class ChecklistVersion(models.Model):
 
     @property
     def review_mark(self):
-        """What a reviewer's publish form carries: when the content they saw went into review."""
-        return self.submitted_at.isoformat() if self.submitted_at else ""
+        """What a reviewer's publish form carries: when the content they read went into
+        review, and which version was live, the one the page's diff compared it with. If
+        either changed since, publishing would not do what they approved (a version published
+        meanwhile would be retired, its changes undone unseen). Reads the live version."""
+        live = (
+            type(self)
+            .objects.filter(
+                procedure_id=self.procedure_id, status=self.Status.PUBLISHED
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        submitted = self.submitted_at.isoformat() if self.submitted_at else ""
+        return f"{submitted}|{live or ''}"
 
     def publish(self, *, by, now=None, as_reference=False, reviewed=None):
         """In review → published, retiring the previous published version, all or nothing.
@@ -449,8 +465,12 @@ class ChecklistVersion(models.Model):
                 # A co-editor's change was seen by nobody but them, as the author's would be.
                 if current.contributors.filter(pk=by.pk).exists():
                     raise ValidationError(CHANGED_IT_YOURSELF)
-                if reviewed is not None and reviewed != current.review_mark:
-                    raise ValidationError(REVIEW_AGAIN if reviewed else REVIEW_FIRST)
+                if reviewed is not None and reviewed != (mark := current.review_mark):
+                    if not reviewed:
+                        raise ValidationError(REVIEW_FIRST)
+                    if reviewed.partition("|")[0] == mark.partition("|")[0]:
+                        raise ValidationError(LIVE_CHANGED)
+                    raise ValidationError(REVIEW_AGAIN)
             problems = self.content_problems()
             if problems:
                 raise ValidationError(problems)

@@ -1,5 +1,7 @@
 """Two editors approving two versions of one procedure at the same moment: both are answered,
-one version ends published and the other retired, never a server error."""
+never with a server error; one version ends published, and the other stays in review (its
+reviewer's page compared it with the version the first publish retired: publishing it would
+undo the first one's changes unseen)."""
 
 import threading
 
@@ -74,5 +76,5 @@ def test_two_editors_publishing_two_versions_at_once_leave_one_published():
             version.refresh_from_db()
         assert published.status == ChecklistVersion.Status.RETIRED
         statuses = sorted([first.status, second.status])
-        assert statuses == ["published", "retired"]
+        assert statuses == ["in_review", "published"]
         published = now_published

@@ -387,6 +387,42 @@ def test_reviewer_cannot_publish_a_version_resubmitted_after_they_opened_it(
 
 
 @pytest.mark.django_db
+def test_reviewer_cannot_publish_over_a_version_published_after_they_opened_it(
+    client, editor, in_review
+):
+    """Two drafts of the live version; each reviewer's page compares with the live one. The
+    first to publish changes what the second would retire: refused until re-read."""
+    other = in_review.based_on.new_draft(author=ContentEditorFactory())
+    step = other.steps.get()
+    step.text = "A fix the second reviewer's page never showed"
+    step.save()
+    other.submit_for_review(by=other.author)
+    reviewer = ContentEditorFactory()
+    client.force_login(reviewer)
+    seen = form_data(client.get(publish_url(in_review)).text, "publish-form")
+    first = ContentEditorFactory()
+    client.force_login(first)
+    client.post(
+        publish_url(other),
+        form_data(client.get(publish_url(other)).text, "publish-form"),
+    )
+    assert ChecklistVersion.objects.published().get() == other
+
+    client.force_login(reviewer)
+    response = client.post(publish_url(in_review), seen, follow=True)
+
+    assert "Another version was published after you opened this page" in response.text
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.IN_REVIEW
+    assert ChecklistVersion.objects.published().get() == other
+    # Read again, the page compares with what is live now; then publishing works.
+    page = client.get(publish_url(in_review))
+    client.post(publish_url(in_review), form_data(page.text, "publish-form"))
+    in_review.refresh_from_db()
+    assert in_review.status == ChecklistVersion.Status.PUBLISHED
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("reviewed", "message"),
     [
