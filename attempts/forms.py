@@ -312,6 +312,9 @@ class NextAttemptForm(TapForm):
     """After a failed attempt: the next attempt of the same episode."""
 
     def start(self, attempt, *, by, version):
+        if self._drawn_for_another(by):
+            self.refusal = DRAWN_FOR_ANOTHER
+            return None
         if not self.is_valid():
             return None
         if attempt.outcome != Outcome.FAILED:
@@ -931,6 +934,9 @@ class TransferForm(TapForm):
 
     def transfer(self, *, by):
         """Move the needles; the number moved, or None with the message on the form."""
+        if self._drawn_for_another(by):
+            self.refusal = DRAWN_FOR_ANOTHER
+            return None
         if not self.is_valid():
             return None
         try:

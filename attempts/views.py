@@ -513,7 +513,7 @@ def transfer(request, public_id):
             return redirect("attempts:board")
     RecordAccess.log(request, RecordAccess.Action.TRANSFER_PAGE, attempt=attempt)
     # Nothing to move (removed, or never in): the page says so and offers no Transfer button.
-    nothing_to_move = form.refusal or (
+    nothing_to_move = form.refusal == NOTHING_TO_MOVE or (
         not form.is_bound and not attempt.episode.attempts.in_place().exists()
     )
     return render(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from accounts import lock
 from accounts.models import Pin
-from attempts.models import AttemptEvent, Episode
+from attempts.models import Attempt, AttemptEvent, Episode
 from tests.accounts.test_pin import FUZZ, PIN, place_tablet, with_pin
 from tests.factories import (
     PASSWORD,
@@ -422,3 +422,37 @@ def test_fuzzed_switch_user_never_errors(signed_in, clinician, data):
     response = signed_in.post(reverse("accounts:switch-user"), data)
     assert response.status_code == 302
     assert "evil" not in response["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["transfer", "next"])
+def test_a_transfer_or_next_attempt_drawn_for_someone_else_is_refused(
+    client, clinician, where
+):
+    """The same rule as a tap's: a form drawn for the clinician signed in before moves
+    nothing and starts nothing under the next one's name."""
+    if where == "transfer":
+        attempt = needle_in_place()
+        url = reverse("attempts:attempt-transfer", args=[attempt.public_id])
+        data = {"location": LocationFactory().pk}
+    else:
+        attempt = started_attempt()
+        attempt.record_event(
+            kind="outcome_recorded",
+            by=attempt.operator,
+            client_token=uuid4(),
+            data={"outcome": "failed", "reason": "No flow"},
+            revision=attempt.revision,
+        )
+        url = reverse("attempts:attempt-next", args=[attempt.public_id])
+        data = {}
+    attempt.location.staff.add(clinician)
+    client.force_login(clinician)
+    before = (AttemptEvent.objects.count(), Attempt.objects.count())
+    response = client.post(
+        url,
+        {"client_token": str(uuid4()), "drawn_for": clinician.pk + 1, **data},
+    )
+    assert response.status_code == 409
+    assert "not recorded under your name" in response.text
+    assert (AttemptEvent.objects.count(), Attempt.objects.count()) == before
