@@ -7,16 +7,20 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 
 from attempts import flow
-from attempts.models import REMOVAL_DEADLINE, Attempt, AttemptEvent
+from attempts.models import REMOVAL_DEADLINE, REUSED_FORM, Attempt, AttemptEvent
 from tests.factories import (
     ClinicianFactory,
     ContentEditorFactory,
     EpisodeFactory,
+    LocationFactory,
     choose_site_and_needle,
     published_version,
+    reference_version,
     started_attempt,
+    walk,
 )
 
 Kind = AttemptEvent.Kind
@@ -204,33 +208,26 @@ def test_two_tablets_recording_the_outcome_at_once_keep_exactly_one():
     )
 
 
+def at_preparation(client):
+    """An attempt at its preparation card, the client signed in as a clinician of its bay."""
+    clinician = ClinicianFactory()
+    bay = LocationFactory(staff=[clinician])
+    episode = EpisodeFactory(location=bay, created_by=clinician)
+    attempt = walk(
+        episode.start_attempt(
+            by=clinician, version=reference_version(), client_token=uuid.uuid4()
+        ),
+        to=flow.Stage.PREPARATION,
+    )
+    client.force_login(clinician)
+    return attempt
+
+
 def test_a_retry_of_a_card_tap_already_recorded_answers_with_the_current_card(
     client, db
 ):
     """The tablet's queue sends a tap again when the answer was lost: 200, nothing added."""
-    import uuid
-
-    from django.urls import reverse
-
-    from attempts import flow
-    from tests.factories import (
-        ClinicianFactory,
-        EpisodeFactory,
-        LocationFactory,
-        reference_version,
-        walk,
-    )
-
-    version = reference_version()
-    bay = LocationFactory()
-    clinician = ClinicianFactory()
-    bay.staff.add(clinician)
-    episode = EpisodeFactory(location=bay, created_by=clinician)
-    attempt = walk(
-        episode.start_attempt(by=clinician, version=version, client_token=uuid.uuid4()),
-        to=flow.Stage.PREPARATION,
-    )
-    client.force_login(clinician)
+    attempt = at_preparation(client)
     url = reverse("attempts:attempt-record", args=[attempt.public_id, "checks-done"])
     tap = {
         "client_token": str(uuid.uuid4()),
@@ -258,30 +255,7 @@ def test_a_token_another_tap_recorded_is_refused_from_an_old_card_too(
 ):
     """A form sent again with its token but to another tap, from a card the attempt has
     left: not a retry of that tap. 422 with the reason, nothing recorded, nothing said saved."""
-    import uuid
-
-    from django.urls import reverse
-
-    from attempts import flow
-    from attempts.models import REUSED_FORM
-    from tests.factories import (
-        ClinicianFactory,
-        EpisodeFactory,
-        LocationFactory,
-        reference_version,
-        walk,
-    )
-
-    version = reference_version()
-    bay = LocationFactory()
-    clinician = ClinicianFactory()
-    bay.staff.add(clinician)
-    episode = EpisodeFactory(location=bay, created_by=clinician)
-    attempt = walk(
-        episode.start_attempt(by=clinician, version=version, client_token=uuid.uuid4()),
-        to=flow.Stage.PREPARATION,
-    )
-    client.force_login(clinician)
+    attempt = at_preparation(client)
     url = reverse("attempts:attempt-record", args=[attempt.public_id, "checks-done"])
     old_revision = attempt.revision
     token = str(uuid.uuid4())
