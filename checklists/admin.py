@@ -370,8 +370,9 @@ class ChecklistVersionAdmin(BoundedSearchMixin, VersionAdmin):
             messages.error(request, CHANGED_IT_YOURSELF)
             return redirect(self._change_url(version))
         if request.method == "POST":
-            # The page the reviewer read carries when that content went into review; a post
-            # without it (or with another) was not made from what is in review now.
+            # The page the reviewer read carries its mark (when that content went into review,
+            # which version was live); a post without it, or with another, was not made from
+            # what publishing would do now (ChecklistVersion.review_mark).
             reviewed = request.POST.get("reviewed", "")
             self._transition(
                 request,
