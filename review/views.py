@@ -49,7 +49,10 @@ def attempt_list(request):
 
 
 def _attempt(public_id):
-    return get_object_or_404(review_rows(now=timezone.now()), public_id=public_id)
+    return get_object_or_404(
+        review_rows(now=timezone.now()).select_related("checklist_version"),
+        public_id=public_id,
+    )
 
 
 @require_GET
