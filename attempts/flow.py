@@ -113,8 +113,12 @@ TRANSITIONS = {
     STOP: dict.fromkeys(IN_PROGRESS, Stage.CLOSED),
     Kind.TROUBLESHOOTING_OPENED: dict.fromkeys((*IN_PROGRESS, Stage.AFTERCARE), STAYS),
     Kind.TROUBLESHOOTING_ACTION: dict.fromkeys((*IN_PROGRESS, Stage.AFTERCARE), STAYS),
+    # The record is corrected once the needle is in, or the attempt is over. Before, another
+    # site is chosen on its card (and the new limb screened), another needle on its own.
     # Which value may be corrected at which point is `check_correction`'s business.
-    Kind.CORRECTION: dict.fromkeys(Stage.values, STAYS),
+    Kind.CORRECTION: dict.fromkeys(
+        (Stage.CONFIRMATION, Stage.OUTCOME, Stage.AFTERCARE, Stage.CLOSED), STAYS
+    ),
     Kind.REMOVED: {Stage.AFTERCARE: Stage.CLOSED},
     Kind.TRANSFERRED: {Stage.AFTERCARE: STAYS},
     # A reminder that went out is recorded even if the needle came out a moment before.
@@ -254,6 +258,10 @@ def check(attempt, *, kind, data, revision, now):
 
 
 NOT_IN_PLACE = "This IO needle is not in place (already removed, or never in)."
+NOTHING_TO_CORRECT = (
+    "Nothing is corrected before the needle is in: to change the site or side, choose it "
+    "again on its card (the new limb is then screened); the needle, on the needle card."
+)
 
 
 def _why_not(stage, move):
@@ -261,6 +269,8 @@ def _why_not(stage, move):
         return NOT_IN_PLACE
     if stage == Stage.CLOSED:
         return FINISHED
+    if move == Kind.CORRECTION:
+        return NOTHING_TO_CORRECT
     allowed_from = TRANSITIONS.get(move, {})
     order = [*IN_PROGRESS, Stage.AFTERCARE, Stage.CLOSED]
     if allowed_from and all(

@@ -854,7 +854,7 @@ def card_forms(attempt, content, shown):
         )
     elif shown in (Stage.OUTCOME, flow.STOP_CARD):
         forms_["outcome"] = OutcomeForm()
-    if attempt.is_inserted or attempt.is_finished:
+    if flow.allows(attempt.stage, Kind.CORRECTION):
         forms_["correction"] = CorrectionForm(attempt=attempt)
     return forms_
 

@@ -377,6 +377,31 @@ def test_bad_input_on_a_tap_the_stage_does_not_take_is_refused_with_the_reason(
     assert snapshot(inserted) == before
 
 
+@pytest.mark.django_db
+def test_the_side_is_not_corrected_before_the_needle_is_in_but_chosen_and_screened_again(
+    client, tap, attempt, version
+):
+    """A correction would change the limb after its screen; the site card screens the new one."""
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="left")
+    tap(attempt, "screen")
+    tap(attempt, "needle", needle=needle(version, "blue").pk, tissue="normal")
+    page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    assert "Preparation" in page.text
+    assert "Correct a recorded value" not in page.text
+    before = snapshot(attempt)
+    response = tap(
+        attempt, "correction", field="side", side="right", reason="Wrong side tapped"
+    )
+    assert response.status_code == 409
+    assert flow.NOTHING_TO_CORRECT in response.text
+    assert snapshot(attempt) == before
+
+    tap(attempt, "site", site=site(version, "proximal-humerus-adult").pk, side="right")
+    attempt.refresh_from_db()
+    assert (attempt.side, attempt.stage) == ("right", flow.Stage.SCREEN)
+
+
 @pytest.mark.parametrize(
     ("typed", "meant", "error"),
     [

@@ -277,6 +277,7 @@ def test_every_move_the_table_does_not_allow_is_refused_and_records_nothing(
                 flow.NOT_YET,
                 flow.FINISHED,
                 flow.NOT_IN_PLACE,
+                flow.NOTHING_TO_CORRECT,
             }
             assert snapshot(attempt) == before, (stage, move)
 
