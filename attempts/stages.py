@@ -140,8 +140,10 @@ class NeedleAdvice:
 
     A weight in a band: that needle in one tap, and the needle for significant overlying tissue.
     A weight between two bands (39.5 kg): the needles either side, with no single
-    recommendation. Unknown, or under the table: no one-tap needle at all; any needle needs
-    a reason.
+    recommendation. Unknown: no needle by weight, but the seed chooses the deep-tissue needle by
+    the tissue, not the weight, so it stays one tap. Under the table: no one-tap needle at all.
+    Without a suggestion by weight any other needle needs a reason, and the card says to follow
+    local protocol.
     """
 
     suggested: NeedleSize | None = None
@@ -154,7 +156,11 @@ class NeedleAdvice:
         banded = [n for n in needles if n.has_weight_band]
         deep = next((n for n in needles if n.for_deep_tissue), None)
         if weight is None:
-            return cls(why_none="Weight unknown: the checklist suggests no needle.")
+            return cls(
+                deep=deep,
+                why_none="Weight unknown: the checklist suggests no needle by weight "
+                "— follow local protocol.",
+            )
         if covering := next((n for n in banded if n.covers(weight)), None):
             return cls(suggested=covering, deep=deep)
         below = [
@@ -168,14 +174,18 @@ class NeedleAdvice:
             if n.min_weight_kg is not None and n.min_weight_kg > weight
         ]
         if not below:
-            return cls(why_none="The checklist gives no needle for this weight.")
+            return cls(
+                why_none="The checklist gives no needle for this weight "
+                "— follow local protocol."
+            )
         neighbours = [max(below, key=lambda n: n.max_weight_kg)]
         if above:
             neighbours.append(min(above, key=lambda n: n.min_weight_kg))
         return cls(
             deep=deep,
             neighbours=tuple(neighbours),
-            why_none="Between the weight bands: no single recommendation in the checklist.",
+            why_none="Between the weight bands: no single recommendation in the checklist "
+            "— follow local protocol.",
         )
 
     def expected(self, tissue):

@@ -3,6 +3,7 @@
 import re
 import uuid
 from decimal import Decimal
+from html import escape
 
 import pytest
 from django.urls import reverse
@@ -212,29 +213,50 @@ def one_tap_needles(html):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("weight", "message"),
+    ("weight", "message", "deep_one_tap"),
     [
-        (None, "Weight unknown: the checklist suggests no needle."),
-        (2, "The checklist gives no needle for this weight."),
+        # Unknown: no needle by weight, but the seed's deep-tissue needle goes by the tissue.
+        (
+            None,
+            "Weight unknown: the checklist suggests no needle by weight "
+            "— follow local protocol.",
+            True,
+        ),
+        # Not even the 45 mm "significant overlying tissue" needle for a 2 kg neonate.
+        (
+            2,
+            "The checklist gives no needle for this weight — follow local protocol.",
+            False,
+        ),
     ],
 )
-def test_no_needle_is_offered_in_one_tap_outside_the_table(
-    tap, clinician, bay, version, weight, message
+def test_no_needle_is_offered_in_one_tap_by_weight_outside_the_table(
+    tap, clinician, bay, version, weight, message, deep_one_tap
 ):
     attempt, card = child_at_needle_card(tap, clinician, bay, version, weight)
     assert message in card.text
-    # Not even the 45 mm "significant overlying tissue" needle for a 2 kg neonate.
-    assert one_tap_needles(card.text) == ["Use this needle"]
+    yellow = needle(version, "yellow")
+    deep_button = f"Significant overlying tissue: use {yellow}"
+    assert one_tap_needles(card.text) == [
+        *([deep_button] if deep_one_tap else []),
+        "Use this needle",
+    ]
     assert re.search(r'<details class="other-choice" open>', card.text)
-    # Whatever needle is taken, the reason is asked for and kept.
+    # A needle by weight: the reason is asked for and kept.
     pink = needle(version, "pink").pk
     refused = tap(attempt, "needle", needle=pink, tissue="normal")
     assert refused.status_code == 422
     assert field_errors(refused.text, "needle-reason") == [
         "The checklist suggests no needle here: give the reason for 15 mm pink."
     ]
-    deep = needle(version, "yellow").pk
-    assert tap(attempt, "needle", needle=deep, tissue="deep").status_code == 422
+    deep = tap(attempt, "needle", needle=yellow.pk, tissue="deep")
+    if deep_one_tap:
+        assert deep.status_code == 200
+        chosen = attempt.events.get(kind=Kind.NEEDLE_CHOSEN)
+        assert chosen.data["needle"] == yellow.pk
+        assert not chosen.data.get("reason")
+        return
+    assert deep.status_code == 422
     tap(
         attempt, "needle", needle=pink, tissue="normal", reason="Neonatal team's choice"
     )
@@ -254,6 +276,9 @@ def test_a_weight_between_the_bands_shows_both_neighbours_and_no_recommendation(
     assert "Use 15 mm pink (3–39 kg)" in offered  # noqa: RUF001
     assert "Use 25 mm blue (≥ 40 kg)" in offered
     assert "5 mm mark" in card.text
+    # Where sources differ on a needle offered, the card says so beside it.
+    for colour in ("pink", "blue", "yellow"):
+        assert escape(needle(version, colour).caveat) in card.text
     # Either neighbour goes on in one tap; the record says nothing was suggested.
     tap(attempt, "needle", needle=needle(version, "blue").pk, tissue="normal")
     attempt.refresh_from_db()
@@ -311,14 +336,14 @@ def test_do_not_use_cannot_be_overridden_the_only_way_on_is_another_site(
     tap(attempt, "indication")
     humerus = site(version, "proximal-humerus-adult").pk
     tap(attempt, "site", site=humerus, side="left")
-    fracture = version.contraindications.get(slug="fracture")
-    assert fracture.severity == fracture.Severity.DO_NOT_USE
+    prosthesis = version.contraindications.get(slug="prosthesis-or-surgery")
+    assert prosthesis.severity == prosthesis.Severity.DO_NOT_USE
     refused = tap(
-        attempt, "screen", present=[fracture.pk], override_reason="No other limb"
+        attempt, "screen", present=[prosthesis.pk], override_reason="No other limb"
     )
     assert refused.status_code == 422
     (message,) = field_errors(refused.text, "screen-present")
-    assert message.startswith("Do not use this site (Fracture of this bone")
+    assert message.startswith(f"Do not use this site ({prosthesis.text}")
     assert message.endswith("Choose another site.")
     assert not attempt.events.filter(kind=Kind.CONTRAINDICATIONS_SCREENED).exists()
     # Another site, and the flow goes on.

@@ -1,5 +1,6 @@
 """What the bay's cards show of the checklist: the right items for this patient and limb, each
-with its sources and caveat one tap away, and the notice where the content is not approved."""
+with its caveat on the card and its sources one tap away, and the notice where the content is not
+approved."""
 
 import re
 import uuid
@@ -13,7 +14,7 @@ from django.urls import reverse
 from attempts.flow import Stage
 from checklists import drawings
 from tests.attempts.conftest import site
-from tests.factories import EpisodeFactory, walk
+from tests.factories import ContentEditorFactory, EpisodeFactory, walk
 
 pytestmark = pytest.mark.django_db
 
@@ -105,8 +106,28 @@ def test_every_item_on_a_card_carries_its_sources_and_caveat(
         for source in step.sources.all():
             assert f'aria-label="Source {source.key}"' in why
         if step.caveat:
-            assert "Caveat" in why
-            assert escape(step.caveat) in why
+            # On the card, not behind the disclosure.
+            caveat = why.index(escape(step.caveat))
+            assert caveat < why.index("<details")
+
+
+def test_the_screen_shows_its_sections_steps_and_each_items_caveat(
+    tap, card, attempt, version
+):
+    tap(attempt, "indication")
+    tap(attempt, "site", site=site(version, "proximal-tibia-adult").pk, side="left")
+    html = card(attempt)
+    assert "Contraindication screen" in html
+    steps = list(version.steps.filter(section__slug="contraindications"))
+    assert any(step.is_critical and step.caveat for step in steps)
+    for step in steps:
+        assert escape(step.text) in html
+        if step.caveat:
+            assert escape(step.caveat) in html
+    for item in version.contraindications.exclude(caveat=""):
+        if escape(item.text) in html:
+            block = html[html.index(escape(item.text)) :]
+            assert escape(item.caveat) in block[: block.index("</details>")]
 
 
 def test_the_site_card_draws_each_site_with_its_landmarks_behind_how_to_find_it(
@@ -200,3 +221,26 @@ def test_printouts_and_supervisor_pages_say_the_content_is_not_approved(
         assert notice in page, name
     client.force_login(supervisor)
     assert notice in client.get(reverse("review:home")).text
+
+
+def test_an_attempt_on_the_reference_version_keeps_its_notice_after_a_hospital_version(
+    client, clinician, bay, version
+):
+    """The notice is the shown content's: an attempt still on the reference version says so
+    after the editors publish their own; a page of the new version does not."""
+    notice = "not yet approved for clinical use at this hospital"
+    attempt = walk(
+        attempt_for(clinician, bay, version, "adult", 72), to=Stage.AFTERCARE
+    )
+    draft = version.new_draft(author=ContentEditorFactory())
+    draft.submit_for_review(by=draft.author)
+    draft.publish(by=ContentEditorFactory())
+    client.force_login(clinician)
+    for name in ("attempts:attempt-detail", "attempts:attempt-removal"):
+        page = client.get(reverse(name, args=[attempt.public_id])).text
+        assert notice in page, name
+    assert notice not in client.get(reverse("attempts:home")).text
+    newer = attempt_for(clinician, bay, draft, "adult", 72)
+    page = client.get(reverse("attempts:attempt-detail", args=[newer.public_id])).text
+    assert "IO attempt" in page
+    assert notice not in page

@@ -67,7 +67,11 @@ def tap_data(version, attempt, action, variant):
                 "present": [version.contraindications.get(slug="infection-or-burn").pk],
                 "override_reason": "No other limb",
             },
-            {"present": [version.contraindications.get(slug="fracture").pk]},
+            {
+                "present": [
+                    version.contraindications.get(slug="prosthesis-or-surgery").pk
+                ]
+            },
         )[variant % 3],
         "needle": lambda: (
             {"needle": needle(version, "blue").pk, "tissue": "normal"},
@@ -291,10 +295,10 @@ def test_an_old_cards_answers_are_not_judged_against_the_current_card(
     tap(attempt, "site", site=humerus, side="left")
     old_screen = Attempt.objects.get(pk=attempt.pk).revision
     tap(attempt, "site", site=humerus, side="right")  # the first tablet chose again
-    fracture = version.contraindications.get(slug="fracture").pk
+    prosthesis = version.contraindications.get(slug="prosthesis-or-surgery").pk
     before = snapshot(attempt)
     # The second tablet's screen was for the left arm: its ticks are not the right arm's.
-    response = tap(attempt, "screen", present=[fracture], revision=old_screen)
+    response = tap(attempt, "screen", present=[prosthesis], revision=old_screen)
     assert response.status_code == 409
     assert flow.STALE in response.text
     assert "Contraindication screen: Proximal humerus, right" in response.text

@@ -109,15 +109,15 @@ def test_attempt_page_reads_a_fixed_number_of_queries(
         client_token=uuid.uuid4(),
     )
     url = reverse("attempts:attempt-detail", args=[attempt.public_id])
-    # Session, user (with their permissions), the reference-content notice, the removal
-    # banner, the attempt, the access-log row (the site card reads the episode's earlier
-    # attempts only when there are any: none here); the first page of a published version
-    # also reads its steps, sites, contraindications and needles with their sources (2 each),
-    # once.
-    with django_assert_num_queries(6 + 8):
+    # Session, user (with their permissions), the removal banner, the attempt (with its
+    # version, whose reference-content notice the page shows), the access-log row (the site
+    # card reads the episode's earlier attempts only when there are any: none here); the first
+    # page of a published version also reads its steps, sites, contraindications and needles
+    # with their sources (2 each), once.
+    with django_assert_num_queries(5 + 8):
         response = client.get(url)
     assert 'class="cite"' in response.text
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client.get(url)
 
 

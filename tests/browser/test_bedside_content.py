@@ -87,7 +87,9 @@ def test_every_site_shows_its_drawing_and_buttons_without_scrolling(
     assert_accessible(page)
 
 
-def test_a_steps_why_opens_its_caveat_and_citation(page, at_the_bay, assert_accessible):
+def test_a_steps_caveat_shows_on_the_card_and_why_opens_its_citation(
+    page, at_the_bay, assert_accessible
+):
     version = at_the_bay("Adult", "72")
     page.get_by_role("button", name="Proximal tibia, left").click()
     page.get_by_role("button", name="Use this site").click()
@@ -96,15 +98,15 @@ def test_a_steps_why_opens_its_caveat_and_citation(page, at_the_bay, assert_acce
 
     step = version.steps.get(slug="prep-ppe-skin")
     item = page.locator(".check-item").filter(has_text=step.text)
-    caveat = item.get_by_text(step.caveat)
-    expect(caveat).to_be_hidden()
+    # A disagreeing source is read where the step is, without a tap.
+    expect(item.get_by_text(step.caveat)).to_be_visible()
+    source = item.get_by_role("link", name="Source seed")
+    expect(source).to_be_hidden()
     expect(item.locator("summary")).to_contain_text(
         "seed"
     )  # the keys show while closed
-    expect(item.locator("summary")).to_contain_text("Caveat")
     item.get_by_text("Why / source").click()
-    expect(caveat).to_be_visible()
-    expect(item.get_by_role("link", name="Source seed")).to_be_visible()
+    expect(source).to_be_visible()
     keep(page, "preparation-why-open")
     assert_accessible(page)
 
@@ -130,7 +132,11 @@ def test_a_yes_on_the_screen_makes_another_site_the_first_choice(page, at_the_ba
             "no single recommendation in the checklist",
             ["Use 15 mm pink (3–39 kg)", "Use 25 mm blue (≥ 40 kg)"],  # noqa: RUF001
         ),
-        ("2", "The checklist gives no needle for this weight.", []),
+        (
+            "2",
+            "The checklist gives no needle for this weight — follow local protocol.",
+            [],
+        ),
     ],
 )
 def test_the_needle_card_outside_the_bands(

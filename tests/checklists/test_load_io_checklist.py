@@ -149,7 +149,8 @@ def test_the_seeds_missing_facts_are_shown_and_cited_to_the_seed(loaded):
     extension = loaded.steps.get(slug="ins-attach-extension")
     assert extension.text.startswith("If applicable, attach the primed extension set")
     assert "seed" in keys(extension)
-    # The seed's limb-wide contraindication, and the stronger bone-specific one.
+    # The seed's limb-wide contraindication, and the bone's own: both at the seed's severity,
+    # the sources that forbid a fractured bone outright a visible caveat, never a replacement.
     limb = loaded.contraindications.get(
         text="Fracture, infection, burn or chronic bone condition of this limb"
     )
@@ -158,8 +159,27 @@ def test_the_seeds_missing_facts_are_shown_and_cited_to_the_seed(loaded):
     assert "seed" in keys(limb)
     bone = loaded.contraindications.get(slug="fracture")
     assert bone.text.startswith("Fracture of this bone")
-    assert bone.severity == Contraindication.Severity.DO_NOT_USE
-    assert {"S2", "S9", "S10"} <= keys(bone)
+    assert bone.severity == Contraindication.Severity.AVOID
+    assert {"seed", "S2", "S9", "S10"} <= keys(bone)
+    assert all(f"[{key}]" in bone.caveat for key in ("S2", "S9", "S10"))
+
+
+def test_what_the_seed_states_keeps_a_disagreeing_sources_caveat(loaded):
+    steps = loaded.steps.prefetch_related("sources")
+    # Drugs IO: the seed's "as by IV", and the source that advises against marrow-suppressing ones.
+    (drugs,) = [s for s in steps if s.slug == "indication-what-can-go-io"]
+    assert "seed" in keys(drugs)
+    assert "S18" in keys(drugs)
+    assert "[S18]" in drugs.caveat
+    assert "marrow" in drugs.caveat
+    # A step for one site is guidance, not a check every other site records as not confirmed.
+    (humerus,) = [s for s in steps if s.text.startswith("Adult humerus:")]
+    assert humerus.kind == Step.Kind.INFO
+    # The seed's 40 kg is the checklist's; the other limits are a caveat, not local protocol.
+    blue = loaded.needle_sizes.get(hub_colour="blue")
+    assert blue.min_weight_kg == 40
+    assert "per local protocol" not in blue.caveat
+    assert "[S9]" in blue.caveat
 
 
 def test_contraindications_have_their_population_and_region(loaded):
@@ -168,12 +188,16 @@ def test_contraindications_have_their_population_and_region(loaded):
     assert {item.region for item in items} <= {"any", "lower_limb", "upper_limb"}
     for item in items:
         assert item.site is None or item.region == "any", item.slug
-    # Children: never below a fracture or an open wound on the same limb.
-    (below,) = [item for item in items if keys(item) == {"S12"}]
+    # Children: not below a fracture or an open wound on the same limb; "never" is one
+    # source's [S12], the seed's "avoid unless no alternative" is what the screen applies.
+    (below,) = [item for item in items if "S12" in keys(item)]
     assert below.population == "child"
     assert "wound" in below.text
     assert "fracture" in below.text
-    assert below.severity == Contraindication.Severity.DO_NOT_USE
+    assert below.severity == Contraindication.Severity.AVOID
+    assert "seed" in keys(below)
+    assert "never" in below.caveat
+    assert "[S12]" in below.caveat
     # One abdominal / IVC item for every leg site, not a copy per site.
     (abdominal,) = [item for item in items if "abdominal" in item.text]
     assert (abdominal.region, abdominal.site) == ("lower_limb", None)
