@@ -228,6 +228,12 @@ class WeightField(forms.CharField):
             raise forms.ValidationError(
                 "Enter a weight of at least 0.1 kg.", code="min_value"
             )
+        # Never rounded silently: 39.95 kept as 40.0 would cross the needle bands' edge.
+        if weight != weight.quantize(TENTH):
+            raise forms.ValidationError(
+                "Enter the weight to one decimal place, e.g. 39.9: it is kept to 0.1 kg.",
+                code="decimal_places",
+            )
         return weight.quantize(TENTH)
 
 

@@ -41,6 +41,19 @@ def snapshot(attempt):
         ("0,04", "Enter a weight of at least 0.1 kg."),
         ("0.00001", "Enter a weight of at least 0.1 kg."),
         ("1000", "That is more than any patient weighs: check the number (in kg)."),
+        # Rounded to the stored tenth each would cross a needle band's edge (3 kg, 40 kg).
+        (
+            "2.96",
+            "Enter the weight to one decimal place, e.g. 39.9: it is kept to 0.1 kg.",
+        ),
+        (
+            "39.95",
+            "Enter the weight to one decimal place, e.g. 39.9: it is kept to 0.1 kg.",
+        ),
+        (
+            "39,95 kg",
+            "Enter the weight to one decimal place, e.g. 39.9: it is kept to 0.1 kg.",
+        ),
         ("abc", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
         # What Python reads as a number but nobody types as a weight: 10, 10, 700 kg.
         ("1_0", "Enter the weight in kg as a number, e.g. 72 or 72.5."),
@@ -77,6 +90,7 @@ def test_impossible_weight_is_refused_at_the_field_and_keeps_what_was_typed(
         (" 3.5 ", "3.5"),
         (".5", "0.5"),
         ("72.", "72.0"),
+        ("72.50", "72.5"),
     ],
 )
 def test_a_weight_as_clinicians_type_it_is_accepted(start, typed, kept):
