@@ -14,7 +14,7 @@ Python's `statistics.quantiles` on each database.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from fractions import Fraction
 from math import ceil, floor
 from urllib.parse import urlencode
@@ -57,13 +57,13 @@ from checklists.models import (
 )
 from review.csvstream import streamed
 from review.models import SignOff
+from review.periods import DAY_FORMATS, check_period
 
 Outcome = Attempt.Outcome
 Kind = AttemptEvent.Kind
 FINISHED = (Outcome.SUCCESS, Outcome.FAILED, Outcome.ABANDONED)
 # The default period: today and the 89 days before it, in the hospital's time zone.
 DEFAULT_DAYS = 90
-EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 LOG_PAGE_SIZE = 50
 # The operator-log download's audit query: `operator=<user id>`.
 OPERATOR_QUERY = "operator"
@@ -686,11 +686,13 @@ class PeriodForm(forms.Form):
 
     started_from = forms.DateField(
         label="From",
+        input_formats=DAY_FORMATS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter the first day as a date, e.g. 2026-01-31."},
     )
     started_to = forms.DateField(
         label="To",
+        input_formats=DAY_FORMATS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter the last day as a date, e.g. 2026-03-31."},
     )
@@ -715,15 +717,7 @@ class PeriodForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        first, last = cleaned.get("started_from"), cleaned.get("started_to")
-        # Far enough for any record, near enough that a midnight in any time zone is a time.
-        for name, day in (("started_from", first), ("started_to", last)):
-            if day and not EARLIEST_DAY <= day <= LATEST_DAY:
-                self.add_error(
-                    name, f"Enter a day from {EARLIEST_DAY.year} to {LATEST_DAY.year}."
-                )
-        if first and last and last < first:
-            self.add_error("started_to", "The last day is before the first day.")
+        check_period(self)
         return cleaned
 
     def period(self):

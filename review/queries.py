@@ -10,6 +10,7 @@ from attempts.models import Attempt, Location
 from checklists.models import Site
 from review import deviations
 from review.models import SignOff
+from review.periods import DAY_FORMATS, check_period
 
 
 def review_rows(*, now):
@@ -50,6 +51,15 @@ def _site_choices():
     return list(choices.items())
 
 
+class ListFilterForm(forms.Form):
+    """The list's filter form: its period follows the numbers page's rule."""
+
+    def clean(self):
+        cleaned = super().clean()
+        check_period(self)
+        return cleaned
+
+
 class AttemptFilter(django_filters.FilterSet):
     """The list's filters, as a GET form whose URL can be bookmarked and shared."""
 
@@ -59,6 +69,7 @@ class AttemptFilter(django_filters.FilterSet):
         field_name="started_at",
         lookup_expr="date__gte",
         label="From",
+        input_formats=DAY_FORMATS,
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the first day as a date, e.g. 2026-01-31."},
     )
@@ -66,6 +77,7 @@ class AttemptFilter(django_filters.FilterSet):
         field_name="started_at",
         lookup_expr="date__lte",
         label="To",
+        input_formats=DAY_FORMATS,
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the last day as a date, e.g. 2026-03-31."},
     )
@@ -115,6 +127,7 @@ class AttemptFilter(django_filters.FilterSet):
     class Meta:
         model = Attempt
         fields = ()
+        form = ListFilterForm
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -164,6 +164,41 @@ def test_a_filter_that_does_not_validate_lists_nothing_and_says_why_at_the_field
         assert f'value="{value}"' in html
 
 
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        (
+            {"started_from": "2026-11-30", "started_to": "2026-11-01"},
+            {"started_to": "The last day is before the first day."},
+        ),
+        (
+            {"started_from": "0001-01-01"},
+            {"started_from": "Enter a day from 1900 to 2999."},
+        ),
+        # A day the date field could not show (and whose day and month order is a guess).
+        (
+            {"started_from": "01/11/2026"},
+            {"started_from": "Enter the first day as a date, e.g. 2026-01-31."},
+        ),
+    ],
+)
+def test_the_lists_period_follows_the_numbers_rule_and_the_downloads_refuse_it_too(
+    client, supervisor, query, errors
+):
+    needle_in_place(version=reference_version())
+    client.force_login(supervisor)
+    response = client.get(HOME, query)
+    assert response.status_code == 422
+    assert field_errors(response.text) == errors
+    assert "No attempts listed" in response.text
+    numbers = client.get(reverse("review:numbers"), query)
+    assert numbers.status_code == 422
+    for name in ("review:list-csv", "review:list-fhir"):
+        download = client.get(reverse(name), query)
+        assert download.status_code == 400
+        assert all(message in download.text for message in errors.values())
+
+
 @settings(
     max_examples=40,
     deadline=None,
