@@ -415,9 +415,12 @@ class ScreenForm(TapForm):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, contraindications, **kwargs):
+    def __init__(self, *args, contraindications, recorded=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.contraindications = {str(item.pk): item for item in contraindications}
+        # What the record itself says is present (an earlier IO in this bone): a fact, not a
+        # judgement, so unticking its box does not take it away.
+        self.recorded = {str(pk) for pk in recorded} & set(self.contraindications)
         self.fields["present"].choices = [
             (pk, item.text) for pk, item in self.contraindications.items()
         ]
@@ -448,6 +451,14 @@ class ScreenForm(TapForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "present" in cleaned:
+            posted = cleaned["present"]
+            cleaned["present"] = [
+                *posted,
+                *sorted(
+                    self.recorded - set(posted), key=list(self.contraindications).index
+                ),
+            ]
         present = [self.contraindications[pk] for pk in cleaned.get("present", ())]
         if forbidding := [item for item in present if _forbids(item)]:
             self.add_error(
@@ -775,6 +786,13 @@ def tap_token(data):
         return None
 
 
+def _screen_form(data, attempt, content):
+    if not attempt.site_id:
+        return ScreenForm(data, contraindications=[])
+    items, pre_ticked, _ = content.screen_for(attempt.site, attempt.side)
+    return ScreenForm(data, contraindications=items, recorded=pre_ticked)
+
+
 def tap_form(action, data, *, attempt, content):
     """The form for one tap on the attempt page, bound to `data` (None: unbound).
 
@@ -784,12 +802,7 @@ def tap_form(action, data, *, attempt, content):
     builders = {
         "indication": lambda: IndicationForm(data),
         "site": lambda: SiteForm(data, sites=content.sites),
-        "screen": lambda: ScreenForm(
-            data,
-            contraindications=content.screen_for(attempt.site, attempt.side)[0]
-            if attempt.site_id
-            else [],
-        ),
+        "screen": lambda: _screen_form(data, attempt, content),
         "needle": lambda: NeedleForm(
             data, needles=content.needles, advice=content.needle_advice
         ),

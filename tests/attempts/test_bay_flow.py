@@ -377,3 +377,15 @@ def test_after_a_failure_one_tap_starts_the_next_attempt_with_the_bone_pre_flagg
     earlier = version.contraindications.get(slug="earlier-io-same-bone")
     assert "Earlier IO in this bone: attempt 1" in page.text
     assert str(earlier.pk) in read_field(page.text, "screen-present")[2]
+    # The record's fact stands: unticked, the box still counts, and the screen refuses the bone.
+    before = following.events.count()
+    refused = tap(following, "screen")
+    assert refused.status_code == 422
+    (message,) = field_errors(refused.text, "screen-present")
+    assert message == f"Do not use this site ({earlier.text}). Choose another site."
+    assert following.events.count() == before
+    following.refresh_from_db()
+    assert following.stage == Attempt.Stage.SCREEN
+    # The other arm is not that bone: screened clear, the attempt goes on.
+    tap(following, "site", site=humerus, side="right")
+    assert tap(following, "screen").status_code == 200
