@@ -389,3 +389,16 @@ def test_after_a_failure_one_tap_starts_the_next_attempt_with_the_bone_pre_flagg
     # The other arm is not that bone: screened clear, the attempt goes on.
     tap(following, "site", site=humerus, side="right")
     assert tap(following, "screen").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_finished_attempt_offers_no_troubleshooting_it_would_refuse(
+    tap, attempt, client
+):
+    url = reverse("attempts:attempt-detail", args=[attempt.public_id])
+    assert ">Troubleshoot</button>" in client.get(url).text
+    assert tap(attempt, "outcome", outcome="abandoned", reason="ROSC").status_code == 200
+    page = client.get(url).text
+    assert f"Attempt {attempt.number} abandoned" in page
+    assert ">Troubleshoot</button>" not in page
+    assert tap(attempt, "troubleshoot").status_code == 409
