@@ -202,13 +202,14 @@ TABLET_TIME_USED = "tablet"
 TABLET_TIME_REFUSED = "server: the tablet's time was outside the attempt"
 
 
-def tablet_time(attempt, tapped_at_ms, *, now):
+def tablet_time(attempt, tapped_at_ms, *, now, last_event_at=None):
     """(occurred_at, clock note) for a tap the tablet kept through a network drop.
 
     The tablet's time when it is credible: not in the future (beyond a small skew, then the
     server's own time) and not before any time the attempt already holds (its start, the
-    needle in bone, confirmation, removal), since every tap follows those: a tablet whose
-    clock runs behind the server's must not confirm or remove a needle before it went in.
+    needle in bone, confirmation, removal, and `last_event_at`, its latest event), since every
+    tap follows those: a tablet whose clock runs behind the server's must not confirm or
+    remove a needle before it went in, nor put the needle in bone before the site was chosen.
     Otherwise the server's time and a note saying so. (None, None) for an ordinary tap: the
     server's clock.
     """
@@ -223,6 +224,7 @@ def tablet_time(attempt, tapped_at_ms, *, now):
         attempt.inserted_at,
         attempt.confirmed_at,
         attempt.removed_at,
+        last_event_at,
     )
     latest = max(moment for moment in held if moment is not None)
     if latest <= tapped <= now + TABLET_CLOCK_AHEAD:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Max
 from django.utils import timezone
 
 from attempts import flow
@@ -122,8 +123,15 @@ class TapForm(forms.Form):
             # current card), since a message at a field of a card not drawn would show nowhere.
             self.refusal = flow.not_now(attempt, self.kind, self.data)
             return False
+        tapped_at = self.cleaned_data.get("tapped_at")
+        # Read only for a kept tap: an ordinary tap is timed by the server.
+        last_event_at = (
+            attempt.events.aggregate(last=Max("occurred_at"))["last"]
+            if tapped_at is not None
+            else None
+        )
         occurred_at, clock = flow.tablet_time(
-            attempt, self.cleaned_data.get("tapped_at"), now=timezone.now()
+            attempt, tapped_at, now=timezone.now(), last_event_at=last_event_at
         )
         try:
             attempt.record_event(

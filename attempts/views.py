@@ -178,7 +178,9 @@ def _page_context(
         "can_stop": shown not in (flow.STOP_CARD, Attempt.Stage.OUTCOME)
         and flow.allows(attempt.stage, flow.STOP),
         "troubleshooting": troubleshooting,
-        "can_troubleshoot": flow.allows(attempt.stage, flow.Kind.TROUBLESHOOTING_OPENED),
+        "can_troubleshoot": flow.allows(
+            attempt.stage, flow.Kind.TROUBLESHOOTING_OPENED
+        ),
         "now": now,
         "reference_url": reverse("checklists:reference"),
     }

@@ -397,7 +397,9 @@ def test_a_finished_attempt_offers_no_troubleshooting_it_would_refuse(
 ):
     url = reverse("attempts:attempt-detail", args=[attempt.public_id])
     assert ">Troubleshoot</button>" in client.get(url).text
-    assert tap(attempt, "outcome", outcome="abandoned", reason="ROSC").status_code == 200
+    assert (
+        tap(attempt, "outcome", outcome="abandoned", reason="ROSC").status_code == 200
+    )
     page = client.get(url).text
     assert f"Attempt {attempt.number} abandoned" in page
     assert ">Troubleshoot</button>" not in page

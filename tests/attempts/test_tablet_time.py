@@ -162,3 +162,21 @@ def test_a_tablet_time_before_the_needle_went_in_confirms_at_the_servers_time(
     attempt.refresh_from_db()
     assert attempt.removed_at >= attempt.confirmed_at
     assert attempt.dwell >= timedelta(0)
+
+
+def test_a_tablet_time_before_the_attempts_latest_event_gives_the_servers_time(
+    client, at_insertion
+):
+    """Not only the start and the needle's times bound a kept tap: the needle cannot go in
+    before something the record already holds happened (here, troubleshooting opened now)."""
+    attempt = at_insertion
+    url = reverse("attempts:attempt-record", args=[attempt.public_id, "troubleshoot"])
+    fields = {"client_token": str(uuid.uuid4()), "revision": attempt.revision}
+    assert client.post(url, fields, headers={"HX-Request": "true"}).status_code == 200
+    opened = attempt.events.get(kind=AttemptEvent.Kind.TROUBLESHOOTING_OPENED)
+    behind = opened.occurred_at - timedelta(seconds=60)
+    assert behind > attempt.started_at
+    assert tap_needle_in_bone(client, attempt, behind).status_code == 200
+    event = needle_in_bone(attempt)
+    assert event.data["clock"] == flow.TABLET_TIME_REFUSED
+    assert event.occurred_at >= opened.occurred_at
