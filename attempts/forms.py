@@ -938,6 +938,12 @@ class TransferForm(TapForm):
 
     prefix_for_ids = "transfer"
     shown_fields = ("location",)
+    # Where the page showed the needles: a move from a page another tablet's move has
+    # overtaken is refused, not recorded on top of it.
+    shown_at = forms.IntegerField(
+        widget=forms.HiddenInput,
+        error_messages={"required": STALE_FORM, "invalid": STALE_FORM},
+    )
     location = forms.ModelChoiceField(
         label="Move to",
         queryset=None,
@@ -949,7 +955,7 @@ class TransferForm(TapForm):
     )
 
     def __init__(self, *args, attempt, locations, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, initial={"shown_at": attempt.location_id}, **kwargs)
         self.attempt = attempt
         self.fields["location"].queryset = locations
 
@@ -971,6 +977,7 @@ class TransferForm(TapForm):
                 by=by,
                 to=self.cleaned_data["location"],
                 client_token=self.cleaned_data["client_token"],
+                shown_at=self.cleaned_data["shown_at"],
             )
         except flow.Refused as refusal:
             self.refusal = refusal.messages[0]

@@ -31,6 +31,10 @@ REUSED_FORM = (
 NOTHING_TO_MOVE = (
     "This patient has no IO needle in place to move there (removed, or never in)."
 )
+MOVED_MEANWHILE = (
+    "This patient's IO needle was moved to {now_at} after this page was drawn: check where "
+    "the patient is now, and transfer again from this page if they are to move."
+)
 
 
 def removal_warning():
@@ -165,12 +169,13 @@ class Episode(models.Model):
                 raise
             return replayed
 
-    def transfer_needles(self, *, by, to, client_token):
+    def transfer_needles(self, *, by, to, client_token, shown_at):
         """Move every IO needle in place of this patient to `to`; returns how many moved.
 
         One transaction under the episode's lock; each needle gets its own TRANSFERRED event.
         A retried request answers what it did the first time; the same token sent to another
-        location is refused.
+        location is refused, and so is a move from a page that showed the needles at
+        `shown_at` (a location pk) when another tablet has moved them since.
         """
         with transaction.atomic():
             Episode.objects.select_for_update().get(pk=self.pk)
@@ -189,7 +194,13 @@ class Episode(models.Model):
             # recorded, unless another tap used it.
             if AttemptEvent.objects.filter(client_token=client_token).exists():
                 raise ValidationError(REUSED_FORM)
-            needles = list(self.attempts.in_place().exclude(location=to))
+            needles = list(self.attempts.in_place().select_related("location"))
+            if moved_meanwhile := [n for n in needles if n.location_id != shown_at]:
+                raise flow.Refused(
+                    MOVED_MEANWHILE.format(now_at=moved_meanwhile[0].location),
+                    code="stale",
+                )
+            needles = [n for n in needles if n.location_id != to.pk]
             if not needles:
                 raise flow.Refused(NOTHING_TO_MOVE, code="not_now")
             moved = 0

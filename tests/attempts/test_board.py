@@ -139,7 +139,11 @@ def test_transfer_moves_the_patients_needles_and_the_reminders_follow(
     overdue = ward["overdue"]
     response = client.post(
         reverse("attempts:attempt-transfer", args=[overdue.public_id]),
-        {"client_token": str(uuid.uuid4()), "location": icu.pk},
+        {
+            "client_token": str(uuid.uuid4()),
+            "location": icu.pk,
+            "shown_at": overdue.location_id,
+        },
     )
     assert response["Location"] == BOARD
     overdue.refresh_from_db()
@@ -330,7 +334,11 @@ def test_a_transfer_sent_again_after_the_patient_left_answers_what_it_did(
     icu = LocationFactory(name="ICU")
     needle = ward["in_place"]
     url = reverse("attempts:attempt-transfer", args=[needle.public_id])
-    sent = {"client_token": str(uuid.uuid4()), "location": icu.pk}
+    sent = {
+        "client_token": str(uuid.uuid4()),
+        "location": icu.pk,
+        "shown_at": needle.location_id,
+    }
     assert client.post(url, sent)["Location"] == BOARD
     moves = AttemptEvent.objects.filter(kind=AttemptEvent.Kind.TRANSFERRED).count()
     again = client.post(url, sent, follow=True)
@@ -340,7 +348,7 @@ def test_a_transfer_sent_again_after_the_patient_left_answers_what_it_did(
         AttemptEvent.objects.filter(kind=AttemptEvent.Kind.TRANSFERRED).count() == moves
     )
     # Anything else about that needle is now another location's: not found.
-    other = {"client_token": str(uuid.uuid4()), "location": icu.pk}
+    other = {**sent, "client_token": str(uuid.uuid4())}
     assert client.post(url, other).status_code == 404
     assert client.get(url).status_code == 404
 

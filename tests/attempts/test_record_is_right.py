@@ -220,18 +220,17 @@ def test_a_transfer_replayed_to_another_location_is_refused_and_moves_nothing(
     icu.staff.add(*needle.location.staff.all())
     url = reverse("attempts:attempt-transfer", args=[needle.public_id])
     token = str(uuid.uuid4())
-    assert (
-        client.post(url, {"client_token": token, "location": icu.pk}).status_code == 302
-    )
+    page = {"client_token": token, "shown_at": needle.location_id}
+    assert client.post(url, {**page, "location": icu.pk}).status_code == 302
     needle.refresh_from_db()
     assert needle.location == icu
     before = snapshot()
-    response = client.post(url, {"client_token": token, "location": ward.pk})
+    response = client.post(url, {**page, "location": ward.pk})
     assert response.status_code == 422
     assert "This form was already used to record something else" in response.text
     assert snapshot() == before
     # The same request again (a retry) answers what it did.
-    retry = client.post(url, {"client_token": token, "location": icu.pk})
+    retry = client.post(url, {**page, "location": icu.pk})
     assert retry.status_code == 422  # the patient is already there: said at the field
     assert snapshot() == before
 
@@ -248,7 +247,12 @@ def test_a_transfer_with_no_needle_in_place_is_refused_with_the_reason(client, n
     for gone in (needle, never_in):
         url = reverse("attempts:attempt-transfer", args=[gone.public_id])
         response = client.post(
-            url, {"client_token": str(uuid.uuid4()), "location": ward.pk}
+            url,
+            {
+                "client_token": str(uuid.uuid4()),
+                "location": ward.pk,
+                "shown_at": gone.location_id,
+            },
         )
         assert response.status_code == 409
         assert "This patient has no IO needle in place to move there" in response.text
@@ -268,6 +272,39 @@ def test_a_transfer_with_no_needle_in_place_is_refused_with_the_reason(client, n
 
 
 @pytest.mark.django_db
+def test_a_transfer_from_a_page_another_tablets_move_overtook_is_refused(
+    client, needle
+):
+    """Tablet A moves the patient to the ICU; tablet B's page still shows them where they
+    were, and its move to a ward is refused with where the needle is now, not recorded."""
+    icu, ward = LocationFactory(name="ICU"), LocationFactory(name="Ward 9")
+    icu.staff.add(*needle.location.staff.all())
+    url = reverse("attempts:attempt-transfer", args=[needle.public_id])
+    page_b = client.get(url)
+    shown_at = read_field(page_b.text, "transfer-shown_at")[1]["value"]
+    assert shown_at == str(needle.location_id)
+    moved = {"client_token": str(uuid.uuid4()), "location": icu.pk}
+    assert client.post(url, {**moved, "shown_at": shown_at}).status_code == 302
+    before = snapshot()
+    late = {
+        "client_token": str(uuid.uuid4()),
+        "location": ward.pk,
+        "shown_at": shown_at,
+    }
+    response = client.post(url, late)
+    assert response.status_code == 409
+    assert "moved to ICU after this page was drawn" in response.text
+    assert snapshot() == before
+    # Drawn again, the page shows the needle at the ICU, and the move goes through.
+    again = client.get(url)
+    assert read_field(again.text, "transfer-shown_at")[1]["value"] == str(icu.pk)
+    late = {**late, "client_token": str(uuid.uuid4()), "shown_at": icu.pk}
+    assert client.post(url, late).status_code == 302
+    needle.refresh_from_db()
+    assert needle.location == ward
+
+
+@pytest.mark.django_db
 def test_a_transfer_with_a_token_a_tap_used_is_refused_and_moves_nothing(
     client, needle
 ):
@@ -275,7 +312,12 @@ def test_a_transfer_with_a_token_a_tap_used_is_refused_and_moves_nothing(
     url = reverse("attempts:attempt-transfer", args=[needle.public_id])
     before = snapshot()
     response = client.post(
-        url, {"client_token": used, "location": LocationFactory().pk}
+        url,
+        {
+            "client_token": used,
+            "location": LocationFactory().pk,
+            "shown_at": needle.location_id,
+        },
     )
     assert response.status_code == 422
     assert "This form was already used to record something else" in response.text

@@ -141,7 +141,10 @@ def transfer(attempt, to, *, at):
     """The patient moved to `to` with the needle in place, as the bay's Transfer records it."""
     with time_machine.travel(at, tick=False):
         attempt.episode.transfer_needles(
-            by=attempt.operator, to=to, client_token=uuid.uuid4()
+            by=attempt.operator,
+            to=to,
+            client_token=uuid.uuid4(),
+            shown_at=attempt.location_id,
         )
     attempt.refresh_from_db()
     return attempt

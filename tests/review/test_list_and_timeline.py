@@ -97,7 +97,9 @@ def test_the_list_and_the_numbers_count_a_transferred_needle_where_it_was_made(
     version = reference_version()
     resus, icu = LocationFactory(name="Resus 1"), LocationFactory(name="ICU")
     moved = needle_in_place(location=resus, version=version)
-    moved.episode.transfer_needles(by=moved.operator, to=icu, client_token=uuid.uuid4())
+    moved.episode.transfer_needles(
+        by=moved.operator, to=icu, client_token=uuid.uuid4(), shown_at=resus.pk
+    )
     stayed = needle_in_place(location=icu, version=version)
     today = timezone.localdate()
     client.force_login(supervisor)

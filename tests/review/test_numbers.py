@@ -184,7 +184,10 @@ def unit(bays, operators, settings):
         attempts.setdefault(plan.episode, []).append(attempt)
     with time_machine.travel(at(7, 9, 8), tick=False):
         episodes["E7"].transfer_needles(
-            by=operators[0], to=bays["B"], client_token=uuid.uuid4()
+            by=operators[0],
+            to=bays["B"],
+            client_token=uuid.uuid4(),
+            shown_at=attempts["E7"][-1].location_id,
         )
     return attempts
 
