@@ -35,6 +35,10 @@ class SignOff(AppendOnly):
         default=False,
         help_text="The operator may place IO needles without supervision.",
     )
+    # The sign-off form's own token: the same form sent again (a retry, a second tab) is the
+    # sign-off it made, not a second one, which append-only would keep for ever. Empty for
+    # sign-offs made before it and in the admin.
+    client_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ("at", "pk")

@@ -2,13 +2,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import SUPERVISOR, role_required
-from attempts.models import Attempt, RecordAccess
+from attempts.models import REUSED_FORM, Attempt, RecordAccess
 from review import deviations
 from review.forms import SignOffForm
 from review.models import IN_PROGRESS, OWN_ATTEMPT
@@ -96,19 +97,41 @@ def sign_off(request, public_id):
     form = SignOffForm(request.POST, attempt=attempt, by=request.user)
     if attempt.operator_id == request.user.pk:
         form.add_error(None, OWN_ATTEMPT)
-    elif form.is_valid():
-        try:
-            form.save()
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"Signed off attempt {attempt.number}.")
-            return redirect("review:timeline", public_id=attempt.public_id)
+    elif _made_before(form, attempt, request.user) or _saved(form):
+        messages.success(request, f"Signed off attempt {attempt.number}.")
+        return redirect("review:timeline", public_id=attempt.public_id)
     # The refusal shows the whole timeline (the patient's record): logged as the GET is.
     RecordAccess.log(request, RecordAccess.Action.TIMELINE, attempt=attempt)
     context = _timeline_context(request, attempt, form=form)
     context["form"] = form
     return render(request, "review/timeline.html", context, status=422)
+
+
+def _made_before(form, attempt, user):
+    """Whether this form was sent before and made its sign-off (a retry, a second tab): then
+    the answer is the first one's. A token that made another sign-off is refused on the form."""
+    made = form.already_made()
+    if made is None:
+        return False
+    if (made.attempt_id, made.by_id) == (attempt.pk, user.pk):
+        return True
+    form.add_error(None, REUSED_FORM)
+    return False
+
+
+def _saved(form):
+    if form.errors or not form.is_valid():
+        return False
+    try:
+        with transaction.atomic():
+            form.save()
+    except IntegrityError:
+        # The same form sent twice at once: the other request made the sign-off.
+        return form.already_made() is not None
+    except ValidationError as error:
+        form.add_error(None, error)
+        return False
+    return True
 
 
 @require_GET

@@ -253,7 +253,7 @@ def add_pages_with_data(pages, role_users, location):
     removed = needles[0]
     signed = review.post(
         reverse("review:sign-off", args=[removed.public_id]),
-        {"feedback": "Good landmarks.", "competent": "on"},
+        {"token": str(uuid.uuid4()), "feedback": "Good landmarks.", "competent": "on"},
     )
     assert signed.status_code == 302
     for attempt, label in ((removed, "removed, signed off"), (failed, "failed")):

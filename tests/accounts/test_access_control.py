@@ -236,7 +236,7 @@ APP_ROWS = {
         ok_status=302,
         # A finished attempt: one in progress cannot be signed off yet.
         make=failed_attempt_kwargs,
-        data=lambda: {"feedback": "Well done."},
+        data=lambda: {"token": str(uuid4()), "feedback": "Well done."},
     ),
     "review:audit": Row(allowed=SUPERVISOR.key),
     "review:numbers": Row(allowed=SUPERVISOR.key),

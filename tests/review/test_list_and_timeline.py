@@ -308,6 +308,38 @@ def test_the_timeline_names_each_deviation_in_words(client, supervisor):
     assert re.search(r"⚠ 2\b", listed[0])
 
 
+def signed(data):
+    """A sign-off as its form posts it: with the form's own token."""
+    return {"token": str(uuid.uuid4()), **data}
+
+
+def test_a_sign_off_sent_again_is_the_one_it_made_and_its_token_signs_nothing_else(
+    client, supervisor
+):
+    first, second = (needle_in_place(version=reference_version()) for _ in range(2))
+    client.force_login(supervisor)
+    url = reverse("review:sign-off", args=[first.public_id])
+    form = client.get(timeline_url(first)).text
+    token = read_hidden(form, "token")
+    sent = {"token": token, "feedback": "Good landmarks."}
+    assert client.post(url, sent).status_code == 302
+    again = client.post(url, sent, follow=True)
+    assert "Signed off attempt" in again.text
+    assert list(first.sign_offs.values_list("feedback", flat=True)) == [
+        "Good landmarks."
+    ]
+    other = reverse("review:sign-off", args=[second.public_id])
+    refused = client.post(other, sent)
+    assert refused.status_code == 422
+    assert "This form was already used" in refused.text
+    assert not second.sign_offs.exists()
+    # Without its token (a page from before it, a hand-made post): reload, nothing signed.
+    stale = client.post(other, {"feedback": "Good"})
+    assert stale.status_code == 422
+    assert "This form is out of date: reload the page and sign off again." in stale.text
+    assert not second.sign_offs.exists()
+
+
 def test_sign_off_adds_and_never_overwrites_and_the_clinician_reads_it(
     client, supervisor
 ):
@@ -315,8 +347,8 @@ def test_sign_off_adds_and_never_overwrites_and_the_clinician_reads_it(
     attempt.location.staff.add(attempt.operator)
     client.force_login(supervisor)
     url = reverse("review:sign-off", args=[attempt.public_id])
-    client.post(url, {"feedback": "Good landmarks."})
-    client.post(url, {"feedback": "Discussed the flush.", "competent": "on"})
+    client.post(url, signed({"feedback": "Good landmarks."}))
+    client.post(url, signed({"feedback": "Discussed the flush.", "competent": "on"}))
     notes = list(attempt.sign_offs.order_by("pk"))
     assert [n.feedback for n in notes] == ["Good landmarks.", "Discussed the flush."]
     assert [n.competent for n in notes] == [False, True]
@@ -367,7 +399,8 @@ def test_empty_feedback_is_refused_at_the_field(client, supervisor):
     attempt = needle_in_place(version=reference_version())
     client.force_login(supervisor)
     response = client.post(
-        reverse("review:sign-off", args=[attempt.public_id]), {"feedback": "  "}
+        reverse("review:sign-off", args=[attempt.public_id]),
+        signed({"feedback": "  "}),
     )
     assert response.status_code == 422
     assert "Write the feedback for the clinician." in response.text
@@ -383,7 +416,7 @@ def test_an_attempt_in_progress_cannot_be_signed_off(client, supervisor):
 
     response = client.post(
         reverse("review:sign-off", args=[attempt.public_id]),
-        {"feedback": "Looks good so far", "competent": "on"},
+        signed({"feedback": "Looks good so far", "competent": "on"}),
     )
     assert response.status_code == 422
     assert IN_PROGRESS in response.text
@@ -398,14 +431,14 @@ def test_feedback_has_a_generous_limit_said_at_the_field(client, supervisor):
     attempt = needle_in_place(version=reference_version())
     client.force_login(supervisor)
     url = reverse("review:sign-off", args=[attempt.public_id])
-    response = client.post(url, {"feedback": "x" * (FEEDBACK_MAX + 1)})
+    response = client.post(url, signed({"feedback": "x" * (FEEDBACK_MAX + 1)}))
     assert response.status_code == 422
     assert field_errors(response.text) == {
         "feedback": f"Shorten the feedback to {FEEDBACK_MAX} characters or fewer "
         f"(it has {FEEDBACK_MAX + 1})."
     }
     assert not SignOff.objects.exists()
-    assert client.post(url, {"feedback": "x" * FEEDBACK_MAX}).status_code == 302
+    assert client.post(url, signed({"feedback": "x" * FEEDBACK_MAX})).status_code == 302
     assert len(SignOff.objects.get().feedback) == FEEDBACK_MAX
     with pytest.raises(ValidationError):
         SignOff(attempt=attempt, by=supervisor, feedback="y" * 200_000).save()
@@ -537,3 +570,8 @@ def test_the_timeline_reads_a_constant_number_of_queries(client, supervisor):
             assert client.get(timeline_url(attempt)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def read_hidden(html, name):
+    (value,) = re.findall(rf'<input type="hidden" name="{name}" value="([^"]+)"', html)
+    return value
