@@ -17,4 +17,5 @@ urlpatterns = [
     path("accounts/pin-login/", views.pin_login, name="pin-login"),
     path("accounts/switch-user/", views.switch_user, name="switch-user"),
     path("accounts/locked/", views.locked, name="locked"),
+    path("accounts/still-here/", views.still_here, name="still-here"),
 ]

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -146,6 +147,14 @@ def switch_user(request):
     next_url = behind_the_lock(safe_next(request))
     logout(request)
     return redirect(with_next("accounts:pin-login", next_url))
+
+
+@require_POST
+def still_here(request):
+    """Typing counts as activity: the page's timer (static/js/lock.js) says so now and then,
+    so a long note or an admin form is not locked away while it is being written. Answered
+    after the idle-lock middleware has counted it."""
+    return HttpResponse(status=204)
 
 
 @require_http_methods(["GET", "POST"])

@@ -189,6 +189,7 @@ APP_ROWS = {
     "accounts:pin-login": Row(allowed=None, public=True),
     "accounts:switch-user": Row(allowed=ANY_SIGNED_IN, method="post", ok_status=302),
     "accounts:locked": Row(allowed=ANY_SIGNED_IN),
+    "accounts:still-here": Row(allowed=ANY_SIGNED_IN, method="post", ok_status=204),
     "attempts:home": Row(allowed=CLINICIAN.key),
     "attempts:attempt-start": Row(allowed=CLINICIAN.key),
     # Where the shared tablet stands (#13); its POST is checked in test_tablet_place.py.

@@ -17,6 +17,7 @@ from tests.accounts.test_pin import FUZZ, PIN, place_tablet, with_pin
 from tests.factories import (
     PASSWORD,
     ClinicianFactory,
+    ContentEditorFactory,
     EpisodeFactory,
     LocationFactory,
     needle_in_place,
@@ -456,3 +457,36 @@ def test_a_transfer_or_next_attempt_drawn_for_someone_else_is_refused(
     assert response.status_code == 409
     assert "not recorded under your name" in response.text
     assert (AttemptEvent.objects.count(), Attempt.objects.count()) == before
+
+
+@pytest.mark.django_db
+def test_typing_told_to_the_server_keeps_a_long_note_from_the_lock(
+    signed_in, attempt, now
+):
+    """A note typed for longer than the idle time: the page says 'still here' while keys are
+    pressed (static/js/lock.js), so Save is not sent to the lock screen; without it, it is."""
+    url = detail(attempt)
+    signed_in.get(url)
+    still_here = reverse("accounts:still-here")
+    for minute in (4, 8, 12):
+        now(minute)
+        assert signed_in.post(still_here).status_code == 204
+    now(16)
+    assert tap_indication(signed_in, attempt).status_code == 302
+    assert not lock.is_locked(signed_in.session)
+    assert attempt.events.count() == 2
+    # Quiet for longer than the idle time: the next word does not unlock a locked session.
+    now(27)
+    assert signed_in.post(still_here)["Location"].startswith(LOCKED)
+    assert signed_in.get(url)["Location"].startswith(LOCKED)
+
+
+@pytest.mark.django_db
+def test_the_admin_has_the_idle_timer_and_says_still_here_too(client, now, settings):
+    settings.IOACCESS_IDLE_LOCK_MINUTES = 10
+    client.force_login(ContentEditorFactory())
+    page = client.get(reverse("admin:index")).text
+    assert 'data-idle-lock-minutes="10"' in page
+    assert 'name="ioaccess-idle-lock"' in page
+    assert reverse("accounts:still-here") in page
+    assert "js/lock.js" in page

@@ -99,3 +99,34 @@ def test_filter_timeline_sign_off_numbers_and_csv(
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], (
         "the review list scrolls sideways"
     )
+
+
+def test_a_long_sign_off_note_tells_the_server_the_supervisor_is_still_here(
+    page, live_server, log_in
+):
+    """Typing makes no request; the page's timer says 'still here' now and then while keys
+    are pressed, so the server does not lock the session under a note being written."""
+    needle_in_place(version=reference_version())
+    supervisor = SupervisorFactory()
+    page.clock.install()
+    log_in(page, supervisor.username, PASSWORD)
+    page.get_by_role("link", name="Timeline").click()
+    feedback = page.get_by_label("Feedback for the clinician")
+    told = []
+    page.on(
+        "request",
+        lambda request: (
+            told.append(request.method)
+            if request.url.endswith("/accounts/still-here/")
+            else None
+        ),
+    )
+    feedback.press_sequentially("Clean ")
+    assert told == []  # the page was just loaded: the server knows
+    for _ in range(3):
+        page.clock.fast_forward("04:00")
+        with page.expect_response(lambda r: r.url.endswith("/accounts/still-here/")):
+            feedback.press_sequentially("insertion ")
+    assert told == ["POST"] * 3
+    page.get_by_role("button", name="Sign off").click()
+    expect(page.get_by_text("Signed off attempt 1.")).to_be_visible()
