@@ -5,7 +5,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -45,6 +44,7 @@ from attempts.stages import StageContent, progress
 from attempts.tablet_context import tablet_location
 from checklists.models import ChecklistVersion
 from ioaccess.htmx import render_page
+from review.timeline import timeline as timeline_rows
 
 LAST_LOCATION = "bay_location"
 
@@ -378,12 +378,11 @@ def attempt_summary(request, public_id):
     """Everything recorded, in order, on the 24-hour clock; printable."""
     attempt = _attempt_for(request.user, public_id)
     RecordAccess.log(request, RecordAccess.Action.SUMMARY, attempt=attempt)
-    events = attempt.events.select_related("recorded_by", "step").prefetch_related(
-        Prefetch("corrections", AttemptEvent.objects.only("pk", "corrects_id"))
-    )
     context = {
         "attempt": attempt,
-        "events": events,
+        # In the same words as the supervisor's timeline: times on the hospital's clock, and
+        # what each removal, transfer or correction recorded.
+        "rows": timeline_rows(attempt),
         # The supervisors' feedback on this attempt (review writes it; the bay only reads it).
         "sign_offs": attempt.sign_offs.select_related("by"),
     }

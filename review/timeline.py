@@ -141,6 +141,8 @@ class Words:
                 f"{label}: {_value(data.get('old'))} → {_value(data.get('new'))}"
             )
             details.append(f"Reason: {data.get('reason', '')}")
+            if data.get("later"):
+                details.append("Later insertion time: flagged for review")
         elif kind == Kind.REMOVED:
             details.append(f"Site: {data.get('condition', '')}")
             found = [*data.get("complications", [])]
@@ -150,7 +152,13 @@ class Words:
                 "Complications: " + "; ".join(found) if found else "No complications"
             )
         elif kind == Kind.TRANSFERRED:
-            details.append(f"To {self.locations.get(data.get('to'), data.get('to'))}")
+            moved = [
+                f"From {self.locations.get(data.get('from'), data.get('from'))}"
+                if data.get("from")
+                else "",
+                f"To {self.locations.get(data.get('to'), data.get('to'))}",
+            ]
+            details.append(" ".join(part for part in moved if part))
         elif kind == Kind.REMINDER_SENT:
             reminder = data.get("reminder") or data.get("kind") or ""
             details.append(str(reminder).replace("_", " ").capitalize())

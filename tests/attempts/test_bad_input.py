@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime, timedelta
+from html import escape
 
 import pytest
 from django.forms.models import model_to_dict
@@ -345,8 +346,12 @@ def test_corrections_append_and_a_later_insertion_time_is_flagged(
     # The clock keeps running from the earliest credible time.
     assert inserted.inserted_at == original
     summary = client.get(reverse("attempts:attempt-summary", args=[inserted.public_id]))
-    assert "weight_kg: 72.0 → 80.0" in summary.text
-    assert "later insertion time: flagged" in summary.text
+    assert "Weight (kg): 72.0 → 80.0" in summary.text
+    assert "Later insertion time: flagged for review" in summary.text
+    # Times on the hospital's clock, not as stored.
+    moved = f"{timezone.localtime(original):%d %b %Y %H:%M:%S} → "
+    assert escape(moved) in summary.text or moved in summary.text
+    assert later.isoformat() not in summary.text
     assert inserted.events.filter(kind="correction").count() == 2
 
 
