@@ -325,6 +325,13 @@ def failed_tibia_then_humerus(bay, locations, now):
         outcome="failed",
         reason="No flow; swelling at the site after the flush (extravasation)",
     )
+    # The failed needle comes out (until then it is on the board with its clock).
+    bay.remove(
+        first,
+        at=bay.moment + 20 * SECONDS,
+        condition="Swelling around the site; needle out intact",
+        complications=("comp-extravasation",),
+    )
     # Another bone: the screen would pre-tick an IO in this tibia within 48 h [S2][S10].
     second = bay.next_attempt(first, after=20 * SECONDS)
     bay.succeed(second, site="proximal-humerus-adult", side="right", needle="blue-25mm")

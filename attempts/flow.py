@@ -119,8 +119,10 @@ TRANSITIONS = {
     Kind.CORRECTION: dict.fromkeys(
         (Stage.CONFIRMATION, Stage.OUTCOME, Stage.AFTERCARE, Stage.CLOSED), STAYS
     ),
-    Kind.REMOVED: {Stage.AFTERCARE: Stage.CLOSED},
-    Kind.TRANSFERRED: {Stage.AFTERCARE: STAYS},
+    # A needle stopped (failed, abandoned) after it went in is still in place once closed:
+    # whether a needle is in place is `check`'s business (Attempt.is_in_place).
+    Kind.REMOVED: {Stage.AFTERCARE: Stage.CLOSED, Stage.CLOSED: STAYS},
+    Kind.TRANSFERRED: {Stage.AFTERCARE: STAYS, Stage.CLOSED: STAYS},
     # A reminder that went out is recorded even if the needle came out a moment before.
     Kind.REMINDER_SENT: {Stage.AFTERCARE: STAYS, Stage.CLOSED: STAYS},
 }
@@ -254,6 +256,8 @@ def check(attempt, *, kind, data, revision, now):
             {"reason": "Say briefly why it failed (e.g. no flow, extravasation)."}
         )
     if kind == Kind.REMINDER_SENT and attempt.inserted_at is None:
+        raise Refused(NOT_IN_PLACE, code="not_now")
+    if kind in (Kind.REMOVED, Kind.TRANSFERRED) and not attempt.is_in_place:
         raise Refused(NOT_IN_PLACE, code="not_now")
     if kind == Kind.CORRECTION:
         check_correction(attempt, data, now=now)

@@ -326,6 +326,14 @@ class _TapLock:
         )
 
 
+# An IO needle in place: it went into the bone, its removal is not recorded, and the attempt has
+# its outcome. A success, and as much a needle stopped (failed or abandoned) after it went in:
+# it keeps its 24-hour clock, the board and the reminders until its removal is recorded.
+IN_PLACE = Q(inserted_at__isnull=False, removed_at__isnull=True) & ~Q(
+    outcome="in_progress"
+)
+
+
 class AttemptQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Attempts at the user's locations."""
@@ -335,12 +343,8 @@ class AttemptQuerySet(models.QuerySet):
         return self.filter(outcome=Attempt.Outcome.IN_PROGRESS)
 
     def in_place(self):
-        """IO needles in bone and not yet removed."""
-        return self.filter(
-            outcome=Attempt.Outcome.SUCCESS,
-            inserted_at__isnull=False,
-            removed_at__isnull=True,
-        )
+        """IO needles in bone and not yet removed (`IN_PLACE`)."""
+        return self.filter(IN_PLACE)
 
     def on_board(self):
         """Needles in place with what the board shows and nothing else, due first."""
@@ -535,7 +539,7 @@ class Attempt(models.Model):
             # The removal sweep and the board: needles in place by due time.
             models.Index(
                 fields=["removal_due_at"],
-                condition=Q(removed_at__isnull=True, outcome="success"),
+                condition=IN_PLACE,
                 name="attempts_attempt_in_place_due",
             ),
         )
@@ -557,8 +561,9 @@ class Attempt(models.Model):
 
     @property
     def is_in_place(self):
+        """`IN_PLACE`, for one attempt in memory."""
         return (
-            self.outcome == self.Outcome.SUCCESS
+            self.outcome != self.Outcome.IN_PROGRESS
             and self.inserted_at is not None
             and self.removed_at is None
         )

@@ -17,7 +17,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from attempts.models import Attempt, AttemptEvent
+from attempts.models import IN_PLACE, AttemptEvent
 
 Kind = AttemptEvent.Kind
 
@@ -75,10 +75,8 @@ def event_deviation():
 
 def late_removal(now):
     """Attempts whose needle stayed past its deadline: removed late, or still in and overdue."""
-    return Q(removed_at__gt=F("removal_due_at")) | Q(
-        outcome=Attempt.Outcome.SUCCESS,
-        removed_at__isnull=True,
-        removal_due_at__lt=now,
+    return Q(removed_at__gt=F("removal_due_at")) | (
+        IN_PLACE & Q(removal_due_at__lt=now)
     )
 
 

@@ -100,10 +100,7 @@ def test_only_a_tap_on_a_needle_in_place_reloads_the_removal_banner(
 @pytest.mark.django_db
 def test_a_failed_attempt_does_not_reload_the_removal_banner(tap, attempt, version):
     run_to_preparation(tap, attempt, version)
-    tap(attempt, "checks-done", all_confirmed="on")
-    tap(attempt, "needle-in-bone")
-    tap(attempt, "confirm", all_confirmed="on")
-    failed = tap(attempt, "outcome", outcome="failed", reason="Extravasation")
+    failed = tap(attempt, "outcome", outcome="failed", reason="No bone found")
     assert not asks_for_recount(failed)
     corrected = tap(
         attempt, "correction", field="weight_kg", weight_kg="80", reason="Weighed"
@@ -404,3 +401,41 @@ def test_a_finished_attempt_offers_no_troubleshooting_it_would_refuse(
     assert f"Attempt {attempt.number} abandoned" in page
     assert ">Troubleshoot</button>" not in page
     assert tap(attempt, "troubleshoot").status_code == 409
+
+
+@pytest.mark.django_db
+def test_a_needle_stopped_after_it_went_in_keeps_its_clock_until_its_removal(
+    tap, attempt, version, client
+):
+    """Failed after Needle in bone: the needle is still in the patient. It stays on the
+    board and under the reminders with its 24-hour clock, and the closed card asks for its
+    removal, which is recorded as for any needle."""
+    run_to_preparation(tap, attempt, version)
+    tap(attempt, "checks-done", all_confirmed="on")
+    tap(attempt, "needle-in-bone")
+    failed = tap(attempt, "outcome", outcome="failed", reason="Extravasation")
+    assert asks_for_recount(failed)
+    attempt.refresh_from_db()
+    assert (attempt.stage, attempt.outcome) == (Attempt.Stage.CLOSED, "failed")
+    assert attempt.is_in_place
+    assert Attempt.objects.in_place().filter(pk=attempt.pk).exists()
+    board = client.get(reverse("attempts:board"), {"scope": "mine"}).text
+    assert f"Record removal: {attempt.location}, {attempt.site_label}" in board
+    page = client.get(reverse("attempts:attempt-detail", args=[attempt.public_id]))
+    assert "its removal is not recorded" in page.text
+    assert ">Record removal</button>" in page.text
+    removal = reverse("attempts:attempt-removal", args=[attempt.public_id])
+    response = client.post(
+        removal, {"client_token": str(uuid.uuid4()), "condition": "Swollen"}
+    )
+    assert response.status_code == 302
+    attempt.refresh_from_db()
+    assert attempt.removed_at is not None
+    assert (attempt.stage, attempt.outcome) == (Attempt.Stage.CLOSED, "failed")
+    assert not attempt.is_in_place
+    # Out: nothing more to remove.
+    again = client.post(
+        removal, {"client_token": str(uuid.uuid4()), "condition": "Swollen"}
+    )
+    assert again.status_code == 409
+    assert attempt.events.filter(kind=Kind.REMOVED).count() == 1

@@ -244,8 +244,9 @@ def test_figures_at_one_bay_equal_a_hand_count(unit, bays):
     assert found.removed_in_time == 6
     assert found.removed_in_time_pct == 75.0
 
-    # In place past 24 h and at bay A now: E14 (E7 was moved to bay B).
-    assert found.overdue_now == 1
+    # In place past 24 h and at bay A now: E14 (E7 was moved to bay B), and the needles of
+    # E3, E8 and E9 (twice) stopped after they went in, whose removal nobody recorded.
+    assert found.overdue_now == 5
 
 
 @pytest.mark.django_db
@@ -317,12 +318,13 @@ def test_figures_at_all_bays_and_at_the_other_bay(unit, bays):
     to_bone = [plan.bone for plan in plans if plan.bone is not None]
     assert found.to_bone.at == inclusive_quartiles(to_bone)
     assert found.to_bone.at == {0.25: 90, 0.5: 120, 0.75: 200}
-    assert found.overdue_now == 3  # E7, E14, E15
+    # E7, E14, E15, and stopped with the needle in: E3, E8, E9 (twice), E16.
+    assert found.overdue_now == 8
 
     at_b = figures(location=bays["B"])
     # E7 counts where it was made (bay A), its needle where it is now (bay B).
     assert at_b.attempts == 2
-    assert at_b.overdue_now == 2
+    assert at_b.overdue_now == 3  # E7, E15 and E16 (stopped with the needle in)
 
 
 @pytest.mark.django_db
