@@ -103,3 +103,15 @@ def test_reference_page_explains_the_grades_and_shows_every_caveat(client, clini
     html = html.replace("&#x27;", "'").replace("&quot;", '"')
     for caveat in caveats:
         assert caveat in html
+
+
+def test_the_needle_table_says_the_deep_tissue_rule_once(client, clinician):
+    from tests.factories import reference_version
+
+    deep = reference_version().needle_sizes.get(for_deep_tissue=True)
+    assert deep.tissue_note and deep.band_label == deep.tissue_note
+    client.force_login(clinician)
+    html = client.get(REFERENCE).text
+    row = html[html.index(f'<th scope="row">{deep.length_mm} mm</th>') :]
+    row = row[: row.index("</tr>")]
+    assert row.count(deep.tissue_note) == 1
