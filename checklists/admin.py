@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 from reversion.admin import VersionAdmin
 
-from checklists.admin_content import SectionAdmin, error_summary
+from checklists.admin_content import DraftPageForm, SectionAdmin, error_summary
 from checklists.admin_parts import (
     PARTS,
     attempts_in_progress_elsewhere,
@@ -130,6 +130,7 @@ class ChecklistVersionAdmin(BoundedSearchMixin, VersionAdmin):
         "published_at",
         "retired_at",
     )
+    form = DraftPageForm
     fieldsets = (
         (None, {"fields": ("change_summary",)}),
         (
@@ -185,8 +186,9 @@ class ChecklistVersionAdmin(BoundedSearchMixin, VersionAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        # Whoever saves any page of a draft (a part, its summary, a revert) shares in it.
-        form.instance.record_contribution(by=request.user)
+        # Whoever saves any page of a draft (a part, its summary, a revert) shares in it; a
+        # page of the draft drawn before this save is out of date.
+        form.instance.record_edit(by=request.user)
 
     def get_urls(self):
         workflow = [

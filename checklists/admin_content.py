@@ -92,6 +92,34 @@ class PreloadedChoiceField(forms.TypedChoiceField):
         return str(self.prepare_value(initial) or "") != str(data or "")
 
 
+class DraftPageForm(forms.ModelForm):
+    """The form of a page of a draft (a part, a section, the summary): its save is refused if
+    another save of the draft came after the page was drawn, which it would undo unseen."""
+
+    seen_edits = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def draft(self):
+        return self.instance
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_edits"].initial = self.draft().edits
+
+    def clean(self):
+        cleaned = super().clean()
+        # Drawn by the draft's own pages (templates/admin/checklists/…); a revert from the
+        # history page has no such mark, and means to put an older state back.
+        if self.instance.pk and cleaned.get("seen_edits") is not None:
+            self.draft().check_not_changed_since(cleaned["seen_edits"])
+        return cleaned
+
+
+class SectionForm(DraftPageForm):
+    def draft(self):
+        return self.instance.version
+
+
 class ContentForm(forms.ModelForm):
     """An item's form. Positions are checked across the whole part (PositionedFormSet), not row
     by row against the stored rows: otherwise a swap of two positions is refused."""
@@ -399,6 +427,7 @@ class SectionAdmin(admin.ModelAdmin):
     """A section of a version with its steps: one page that fits a desk screen."""
 
     change_form_template = "admin/checklists/section/change_form.html"
+    form = SectionForm
     fields = ("version", "title")
     readonly_fields = ("version",)
     inlines = (SectionStepInline,)
@@ -454,8 +483,9 @@ class SectionAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        # Whoever saves a section's steps shares in the draft, and so cannot publish it.
-        form.instance.version.record_contribution(by=request.user)
+        # Whoever saves a section's steps shares in the draft, and so cannot publish it; a
+        # page of the draft drawn before this save is out of date.
+        form.instance.version.record_edit(by=request.user)
 
     def response_change(self, request, obj):
         if "_continue" not in request.POST and "_save" in request.POST:

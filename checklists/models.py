@@ -15,7 +15,7 @@ from django.core.validators import (
     MinValueValidator,
 )
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -260,6 +260,13 @@ class ChecklistVersionQuerySet(models.QuerySet):
         )
 
 
+CHANGED_SINCE = (
+    "This draft was saved by someone else (or in another tab) after you opened this page, so "
+    "your changes were not saved: they would have undone theirs. Open the page again to see "
+    "the draft as it is now, then make your changes again."
+)
+
+
 class ChecklistVersion(models.Model):
     """A numbered version of a procedure's checklist: draft → in review → published → retired."""
 
@@ -308,6 +315,12 @@ class ChecklistVersion(models.Model):
         help_text="Loaded from the reference fact base, not yet approved by this hospital's editors.",
     )
     content_digest = models.CharField(max_length=64, blank=True, editable=False)
+    edits = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="How many times a page of this draft was saved: a page drawn before the "
+        "latest save is out of date, and its save is refused.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -401,6 +414,24 @@ class ChecklistVersion(models.Model):
         """Note that `by` changed or submitted this draft, so they cannot be its reviewer."""
         if by is not None:
             self.contributors.add(by)
+
+    def record_edit(self, *, by):
+        """A page of this draft was saved by `by`: they share in it, and every page of it
+        drawn before is now out of date (`check_not_changed_since`)."""
+        self.record_contribution(by=by)
+        ChecklistVersion.objects.filter(pk=self.pk).update(edits=F("edits") + 1)
+
+    def check_not_changed_since(self, seen_edits):
+        """Refuse a save from a page drawn before another save of this draft (another tab,
+        another editor), which would silently put back what that save changed. Locks the
+        version's row until the save's transaction ends, so two saves at once take turns."""
+        current = (
+            ChecklistVersion.objects.select_for_update()
+            .values_list("edits", flat=True)
+            .get(pk=self.pk)
+        )
+        if seen_edits != current:
+            raise ValidationError(CHANGED_SINCE, code="changed_since")
 
     def changed_by(self, user):
         """Whether `user` wrote, changed or submitted this version (a query)."""

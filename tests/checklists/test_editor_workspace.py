@@ -210,3 +210,46 @@ def test_diff_page_uses_human_labels_and_section_titles(client, author, draft):
     assert "Step text" in page.text
     assert "tissue_note" not in page.text
     assert f"Step in {draft.sections.get().title}" in page.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["section", "part"])
+def test_a_page_opened_before_another_save_of_the_draft_does_not_save_over_it(
+    client, author, reviewer, draft, page
+):
+    """Two tabs (or two editors) on one draft: the second save would put back, unseen, what
+    the first changed. It is refused with the reason, and the page opened again saves."""
+    from checklists.models import CHANGED_SINCE
+
+    if page == "section":
+        url = reverse("admin:checklists_section_change", args=[draft.sections.get().pk])
+        form_id, field = "section_form", "steps-0-text"
+    else:
+        url = reverse(
+            "admin:checklists_checklistversion_part", args=[draft.pk, "needle-sizes"]
+        )
+        form_id, field = "checklistversion_form", "needle_sizes-0-tissue_note"
+    client.force_login(author)
+    tab_a = form_data(client.get(url).text, form_id)
+    other = client.__class__()
+    other.force_login(reviewer)
+    tab_b = form_data(other.get(url).text, form_id)
+    assert tab_a["seen_edits"] == tab_b["seen_edits"]
+
+    assert (
+        client.post(
+            url, {**tab_a, field: "Saved in tab A", "_continue": "1"}
+        ).status_code
+        == 302
+    )
+    refused = other.post(url, {**tab_b, field: "Saved in tab B", "_continue": "1"})
+    assert refused.status_code == 200
+    assert "Not saved: 1 problem to fix" in refused.text
+    assert CHANGED_SINCE.replace("'", "&#x27;") in refused.text
+    kept = form_data(other.get(url).text, form_id)
+    assert kept[field] == "Saved in tab A"
+    assert (
+        other.post(url, {**kept, field: "Saved in tab B", "_continue": "1"}).status_code
+        == 302
+    )
+    assert form_data(client.get(url).text, form_id)[field] == "Saved in tab B"

@@ -109,7 +109,8 @@ def test_the_needle_table_says_the_deep_tissue_rule_once(client, clinician):
     from tests.factories import reference_version
 
     deep = reference_version().needle_sizes.get(for_deep_tissue=True)
-    assert deep.tissue_note and deep.band_label == deep.tissue_note
+    assert deep.tissue_note
+    assert deep.band_label == deep.tissue_note
     client.force_login(clinician)
     html = client.get(REFERENCE).text
     row = html[html.index(f'<th scope="row">{deep.length_mm} mm</th>') :]
