@@ -476,6 +476,7 @@ VALUES = {
     "inserted_at": DATETIMES,
     "removed_at": DATETIMES,
     "location": IDS,
+    "shown_at": IDS,
     "age_group": choices("adult", "child", "", "neonate", "ADULT"),
     "context": choices(*Episode.Context.values, "", "made-up-context"),
     "patient_reference": STRINGS,
@@ -1036,7 +1037,7 @@ def test_no_removal_answers_500_and_a_refused_one_changes_nothing(
 @settings(FUZZ, max_examples=25)
 @given(
     stage=st.sampled_from(["aftercare", "aftercare", "removed", "failed"]),
-    changes=mutations("client_token", "location", min_size=0, max_size=2),
+    changes=mutations("client_token", "location", "shown_at", min_size=0, max_size=2),
     resent=resends("location"),
 )
 @example(stage="aftercare", changes=[], resent=[])
